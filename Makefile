@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# dm-quorum: out-of-tree build, install, tests and checks.
+#
+#   make                 build dm-quorum.ko (running kernel, else every
+#                        kernel with a build tree; KVER=<version> picks one)
+#   make install         modules_install + depmod for the same kernels
+#   make check           unit tests, then the VM suite on both LTS kernels
+#   make lint            checkpatch --strict, sparse, W=1, cppcheck
+#   make demo            a guided tour in a VM (6.1 by default)
+#
+# Every kernel gets its own tree under build/<kver>/ made of symlinks to
+# the sources, so builds for several kernels never clobber each other.
+
+SRC := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+SOURCES := Kbuild $(wildcard $(SRC)/dm-quorum*.[ch])
+
+ifneq ($(KVER),)
+KVERS := $(KVER)
+else ifneq ($(wildcard /lib/modules/$(shell uname -r)/build),)
+KVERS := $(shell uname -r)
+else
+KVERS := $(shell $(SRC)/scripts/kernels.sh all)
+endif
+
+KBUILD_FLAGS := W=1
+
+.PHONY: all modules install clean check unit lint demo deps FORCE
+
+all: modules
+
+modules: $(foreach k,$(KVERS),build/$(k)/dm-quorum.ko)
+
+build/%/dm-quorum.ko: FORCE
+	@test -d /lib/modules/$*/build || \
+		{ echo "no build tree for kernel $* (install its headers)"; exit 1; }
+	@mkdir -p build/$*
+	@for f in $(notdir $(SOURCES)); do ln -sfn ../../$$f build/$*/$$f; done
+	$(MAKE) -C /lib/modules/$*/build M=$(SRC)/build/$* $(KBUILD_FLAGS) modules
+
+install: modules
+	@for k in $(KVERS); do \
+		$(MAKE) -C /lib/modules/$$k/build M=$(SRC)/build/$$k \
+			modules_install && depmod -a $$k || exit 1; \
+	done
+
+deps:
+	$(SRC)/scripts/install-deps.sh
+
+unit:
+	$(MAKE) -C tests/unit run
+
+check: deps
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory modules KVER= \
+		KVERS="$$($(SRC)/scripts/kernels.sh lts)"
+	$(SRC)/tests/run-suite.sh
+
+lint: deps
+	$(SRC)/scripts/lint.sh
+
+demo: deps
+	$(SRC)/tools/demo/run-demo.sh
+
+clean:
+	rm -rf build tests/unit/build

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-quorum table line parsing:
+ *
+ *   <threshold> <#legs> <leg_dev>... [<#opt_args> <opt_arg>...]
+ *
+ * Optional arguments: read_pattern quorum|fifo, rewrite_corrupted,
+ * blkverify, hash <shash algorithm>.
+ *
+ * Every refusal sets *error to a message naming what is wrong, the way
+ * ti->error is used by the in-tree targets.
+ */
+#ifdef __KERNEL__
+#include <linux/errno.h>
+#include <linux/string.h>
+#else
+#include <errno.h>
+#include <string.h>
+#endif
+
+#include "dm-quorum-args.h"
+
+struct arg_cursor {
+	unsigned int argc;
+	char **argv;
+};
+
+static char *shift_arg(struct arg_cursor *c)
+{
+	if (!c->argc)
+		return NULL;
+	c->argc--;
+	return *c->argv++;
+}
+
+/* Plain decimal only: no sign, no base prefix, no trailing garbage. */
+static int parse_uint(const char *s, unsigned int max, unsigned int *out)
+{
+	unsigned int v = 0;
+
+	if (!s || !*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		if (v > (max - (unsigned int)(*s - '0')) / 10)
+			return -EINVAL;
+		v = v * 10 + (unsigned int)(*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int fail(char **error, char *msg)
+{
+	*error = msg;
+	return -EINVAL;
+}
+
+static int parse_legs(struct arg_cursor *c, struct quorum_args *qa,
+		      char **error)
+{
+	if (c->argc < 2)
+		return fail(error, "Not enough arguments: <threshold> <#legs> <leg_dev>... expected");
+	if (parse_uint(shift_arg(c), ~0U, &qa->threshold))
+		return fail(error, "Invalid threshold");
+	if (parse_uint(shift_arg(c), ~0U, &qa->nr_legs))
+		return fail(error, "Invalid number of legs");
+	if (qa->nr_legs < 1)
+		return fail(error, "At least one leg is required");
+	if (qa->nr_legs > QUORUM_MAX_LEGS)
+		return fail(error, "Too many legs (at most 16)");
+	if (qa->threshold < 1)
+		return fail(error, "Threshold must be at least 1");
+	if (qa->threshold > qa->nr_legs)
+		return fail(error, "Threshold may not exceed the number of legs");
+	if (c->argc < qa->nr_legs)
+		return fail(error, "Fewer leg devices than <#legs>");
+
+	qa->legs = c->argv;
+	c->argv += qa->nr_legs;
+	c->argc -= qa->nr_legs;
+	return 0;
+}
+
+static int parse_read_pattern(struct arg_cursor *c, struct quorum_args *qa,
+			      char **error)
+{
+	const char *v = shift_arg(c);
+
+	if (!v)
+		return fail(error, "read_pattern requires a value: quorum or fifo");
+	if (!strcmp(v, "quorum"))
+		qa->read_pattern = QUORUM_READ_QUORUM;
+	else if (!strcmp(v, "fifo"))
+		qa->read_pattern = QUORUM_READ_FIFO;
+	else
+		return fail(error, "Invalid read_pattern: expected quorum or fifo");
+	return 0;
+}
+
+static int parse_hash(struct arg_cursor *c, struct quorum_args *qa,
+		      char **error)
+{
+	const char *v = shift_arg(c);
+
+	if (!v || !*v)
+		return fail(error, "hash requires an algorithm name");
+	if (strlen(v) >= QUORUM_HASH_NAME_MAX)
+		return fail(error, "Hash algorithm name too long");
+	qa->hash = v;
+	return 0;
+}
+
+enum opt_bit {
+	OPT_READ_PATTERN = 1 << 0,
+	OPT_REWRITE = 1 << 1,
+	OPT_BLKVERIFY = 1 << 2,
+	OPT_HASH = 1 << 3,
+};
+
+/* Parse one keyword and its value; @seen catches repeated options. */
+static int parse_one_opt(struct arg_cursor *c, struct quorum_args *qa,
+			 unsigned int *seen, char **error)
+{
+	const char *key = shift_arg(c);
+	unsigned int bit;
+
+	if (!strcmp(key, "read_pattern"))
+		bit = OPT_READ_PATTERN;
+	else if (!strcmp(key, "rewrite_corrupted"))
+		bit = OPT_REWRITE;
+	else if (!strcmp(key, "blkverify"))
+		bit = OPT_BLKVERIFY;
+	else if (!strcmp(key, "hash"))
+		bit = OPT_HASH;
+	else
+		return fail(error, "Unknown optional argument");
+
+	if (*seen & bit)
+		return fail(error, "Optional argument given more than once");
+	*seen |= bit;
+
+	switch (bit) {
+	case OPT_READ_PATTERN:
+		return parse_read_pattern(c, qa, error);
+	case OPT_HASH:
+		return parse_hash(c, qa, error);
+	case OPT_REWRITE:
+		qa->rewrite_corrupted = true;
+		return 0;
+	default:
+		qa->blkverify = true;
+		return 0;
+	}
+}
+
+static int parse_opts(struct arg_cursor *c, struct quorum_args *qa,
+		      char **error)
+{
+	struct arg_cursor opts;
+	unsigned int nr_opt, seen = 0;
+	int r;
+
+	if (!c->argc)
+		return 0;
+	if (parse_uint(shift_arg(c), ~0U, &nr_opt))
+		return fail(error, "Invalid number of optional arguments (more leg devices than <#legs>?)");
+	if (nr_opt != c->argc)
+		return fail(error, "<#opt_args> does not match the optional arguments given");
+
+	/* Values are read from a cursor limited to the counted group. */
+	opts = *c;
+	c->argc = 0;
+	while (opts.argc) {
+		r = parse_one_opt(&opts, qa, &seen, error);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int check_constraints(const struct quorum_args *qa, char **error)
+{
+	if (qa->rewrite_corrupted && qa->blkverify)
+		return fail(error, "rewrite_corrupted and blkverify exclude each other");
+	if ((qa->rewrite_corrupted || qa->blkverify) &&
+	    qa->read_pattern != QUORUM_READ_QUORUM)
+		return fail(error, "rewrite_corrupted and blkverify need read_pattern quorum");
+	if (qa->blkverify && (qa->nr_legs != 2 || qa->threshold != 2))
+		return fail(error, "blkverify needs exactly 2 legs and threshold 2");
+	return 0;
+}
+
+int quorum_parse_args(unsigned int argc, char **argv, struct quorum_args *qa,
+		      char **error)
+{
+	struct arg_cursor c = { .argc = argc, .argv = argv };
+	int r;
+
+	memset(qa, 0, sizeof(*qa));
+	qa->read_pattern = QUORUM_READ_QUORUM;
+	qa->hash = QUORUM_DEFAULT_HASH;
+
+	r = parse_legs(&c, qa, error);
+	if (!r)
+		r = parse_opts(&c, qa, error);
+	if (!r)
+		r = check_constraints(qa, error);
+	return r;
+}
+
+const char *quorum_read_pattern_name(enum quorum_read_pattern rp)
+{
+	return rp == QUORUM_READ_FIFO ? "fifo" : "quorum";
+}

@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-quorum I/O paths.
+ *
+ * Every bio from dm core is fanned out by the target itself, with clones
+ * from its own bio_set, because dm core merges the errors of duplicate
+ * bios (any failing clone fails the original) and a quorum must succeed
+ * with only @threshold legs.
+ *
+ *  - writes, flushes and write-zeroes go to every live leg and succeed
+ *    when @threshold legs succeed, else fail with the majority error;
+ *  - quorum reads read every live leg, one into the caller's pages and
+ *    the others into reserve pages, and return the data only when at
+ *    least @threshold legs read it and every leg that read returned the
+ *    same bytes;
+ *  - fifo reads try the live legs in order until one succeeds.
+ *
+ * Completions run in whatever context the legs complete in.  Work that
+ * may be long (comparing buffers) or needs to sleep (allocating the next
+ * fifo clone) moves to the target's workqueue unless the completion
+ * already runs in task context.
+ */
+#include <linux/blkdev.h>
+#include <linux/highmem.h>
+
+#include "dm-quorum.h"
+#include "dm-quorum-vote.h"
+
+static struct quorum_clone *to_qclone(struct bio *clone)
+{
+	return container_of(clone, struct quorum_clone, bio);
+}
+
+static void quorum_complete(struct quorum_io *io, blk_status_t status)
+{
+	io->bio->bi_status = status;
+	bio_endio(io->bio);
+}
+
+static void quorum_defer(struct quorum_io *io, work_func_t fn)
+{
+	INIT_WORK(&io->work, fn);
+	queue_work(io->qc->wq, &io->work);
+}
+
+/* ---- error vote ------------------------------------------------------- */
+
+static bool same_status(unsigned int a, unsigned int b, const void *ctx)
+{
+	const struct quorum_io *io = ctx;
+
+	return io->status[a] == io->status[b];
+}
+
+static unsigned long failed_legs(struct quorum_io *io)
+{
+	unsigned long failed = 0;
+	unsigned int leg;
+
+	for_each_leg(leg, io->issued)
+		if (io->status[leg])
+			__set_bit(leg, &failed);
+	return failed;
+}
+
+/* The error returned by most failed legs, QEMU's quorum_vote_error(). */
+static blk_status_t majority_error(struct quorum_io *io, unsigned long failed)
+{
+	struct quorum_vote v;
+
+	if (!failed)
+		return BLK_STS_IOERR;	/* too few live legs to try */
+	quorum_vote(failed, same_status, io, &v);
+	return io->status[v.winner];
+}
+
+/* ---- allocation ------------------------------------------------------- */
+
+static struct bio *alloc_clone(struct quorum_io *io, unsigned int leg,
+			       gfp_t gfp)
+{
+	struct quorum_c *qc = io->qc;
+	struct bio *clone;
+
+	clone = bio_alloc_clone(qc->legs[leg].dev->bdev, io->bio, gfp, &qc->bs);
+	if (!clone)
+		return NULL;
+	clone->bi_iter.bi_sector = io->sector;
+	to_qclone(clone)->io = io;
+	to_qclone(clone)->leg = leg;
+	return clone;
+}
+
+static void free_read_buffer(struct quorum_c *qc, struct bio *bio)
+{
+	struct bio_vec *bv;
+	struct bvec_iter_all iter_all;
+
+	bio_for_each_segment_all(bv, bio, iter_all)
+		mempool_free(bv->bv_page, &qc->page_pool);
+	bio_put(bio);
+}
+
+/* A read bio for @leg over reserve pages, as large as the caller's bio. */
+static struct bio *alloc_read_buffer(struct quorum_io *io, unsigned int leg,
+				     gfp_t gfp)
+{
+	struct quorum_c *qc = io->qc;
+	unsigned int remaining = io->iter.bi_size;
+	unsigned int nr_pages = DIV_ROUND_UP(remaining, PAGE_SIZE);
+	struct bio *bio;
+
+	bio = bio_alloc_bioset(qc->legs[leg].dev->bdev, nr_pages,
+			       io->bio->bi_opf, gfp, &qc->bs);
+	if (!bio)
+		return NULL;
+	bio->bi_iter.bi_sector = io->sector;
+	bio->bi_ioprio = io->bio->bi_ioprio;
+	to_qclone(bio)->io = io;
+	to_qclone(bio)->leg = leg;
+
+	while (remaining) {
+		unsigned int len = min_t(unsigned int, remaining, PAGE_SIZE);
+		struct page *page = mempool_alloc(&qc->page_pool, gfp);
+
+		if (!page) {
+			free_read_buffer(qc, bio);
+			return NULL;
+		}
+		__bio_add_page(bio, page, len, 0);
+		remaining -= len;
+	}
+	return bio;
+}
+
+/* Read buffers are every read bio but the primary's clone. */
+static void put_leg_bios(struct quorum_io *io, bool read_buffers)
+{
+	unsigned int leg;
+
+	for_each_leg(leg, io->issued) {
+		struct bio *bio = io->leg_bio[leg];
+
+		if (!bio)
+			continue;
+		if (read_buffers && leg != io->primary)
+			free_read_buffer(io->qc, bio);
+		else
+			bio_put(bio);
+		io->leg_bio[leg] = NULL;
+	}
+}
+
+static bool try_alloc_leg_bios(struct quorum_io *io, bool read_buffers,
+			       gfp_t gfp)
+{
+	unsigned int leg;
+
+	for_each_leg(leg, io->issued) {
+		if (read_buffers && leg != io->primary)
+			io->leg_bio[leg] = alloc_read_buffer(io, leg, gfp);
+		else
+			io->leg_bio[leg] = alloc_clone(io, leg, gfp);
+		if (!io->leg_bio[leg]) {
+			put_leg_bios(io, read_buffers);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * All the bios one I/O needs, allocated before any is submitted.  First
+ * without waiting; if that fails, one I/O at a time waits on the
+ * reserves, which hold enough for one I/O, so every I/O makes progress
+ * however many are short of memory (the scheme dm-crypt uses for its
+ * buffers).
+ */
+static void alloc_leg_bios(struct quorum_io *io, bool read_buffers)
+{
+	struct quorum_c *qc = io->qc;
+
+	if (try_alloc_leg_bios(io, read_buffers, GFP_NOWAIT | __GFP_NOWARN))
+		return;
+	mutex_lock(&qc->reserve_lock);
+	try_alloc_leg_bios(io, read_buffers, GFP_NOIO);
+	mutex_unlock(&qc->reserve_lock);
+}
+
+/* Submit every allocated leg bio; the extra reference covers the loop. */
+static void submit_leg_bios(struct quorum_io *io, bio_end_io_t *endio,
+			    void (*done)(struct quorum_io *io))
+{
+	unsigned int leg;
+
+	atomic_set(&io->pending, hweight_long(io->issued) + 1);
+	for_each_leg(leg, io->issued) {
+		struct bio *bio = io->leg_bio[leg];
+
+		bio->bi_end_io = endio;
+		submit_bio_noacct(bio);
+	}
+	if (atomic_dec_and_test(&io->pending))
+		done(io);
+}
+
+/* ---- writes, flushes, write-zeroes ------------------------------------ */
+
+static void write_done(struct quorum_io *io)
+{
+	struct quorum_c *qc = io->qc;
+	unsigned long failed = failed_legs(io);
+	unsigned int ok = hweight_long(io->issued & ~failed);
+	blk_status_t status = BLK_STS_OK;
+	unsigned int leg;
+
+	/* A leg that missed a write holds stale data from now on. */
+	for_each_leg(leg, failed) {
+		atomic_inc(&qc->legs[leg].io_errors);
+		quorum_leg_failed(qc, leg);
+	}
+	if (ok < qc->threshold) {
+		status = majority_error(io, failed);
+		atomic_inc(&qc->quorum_failures);
+	}
+	quorum_complete(io, status);
+}
+
+static void write_endio(struct bio *clone)
+{
+	struct quorum_io *io = to_qclone(clone)->io;
+	unsigned int leg = to_qclone(clone)->leg;
+
+	io->status[leg] = clone->bi_status;
+	io->leg_bio[leg] = NULL;
+	bio_put(clone);
+	if (atomic_dec_and_test(&io->pending))
+		write_done(io);
+}
+
+static void quorum_write(struct quorum_io *io)
+{
+	alloc_leg_bios(io, false);
+	submit_leg_bios(io, write_endio, write_done);
+}
+
+/* ---- quorum reads ----------------------------------------------------- */
+
+/* Where a leg's data is: the caller's bio for the primary, else its own. */
+static void leg_data(struct quorum_io *io, unsigned int leg,
+		     struct bio **bio, struct bvec_iter *iter)
+{
+	if (leg == io->primary) {
+		*bio = io->bio;
+		*iter = io->iter;
+	} else {
+		*bio = io->leg_bio[leg];
+		*iter = (struct bvec_iter) { .bi_size = io->iter.bi_size };
+	}
+}
+
+typedef bool (*chunk_fn)(void *a, void *b, unsigned int len);
+
+/*
+ * Walk the data of two legs side by side, in pieces that lie within one
+ * page on both sides; stop early when @fn returns false.
+ */
+static bool walk_legs(struct quorum_io *io, unsigned int la, unsigned int lb,
+		      chunk_fn fn)
+{
+	struct bvec_iter ia, ib;
+	struct bio *a, *b;
+	bool go_on = true;
+
+	leg_data(io, la, &a, &ia);
+	leg_data(io, lb, &b, &ib);
+	while (go_on && ia.bi_size) {
+		struct bio_vec va = bio_iter_iovec(a, ia);
+		struct bio_vec vb = bio_iter_iovec(b, ib);
+		unsigned int len = min(va.bv_len, vb.bv_len);
+		void *pa = bvec_kmap_local(&va);
+		void *pb = bvec_kmap_local(&vb);
+
+		go_on = fn(pa, pb, len);
+		kunmap_local(pb);
+		kunmap_local(pa);
+		bio_advance_iter_single(a, &ia, len);
+		bio_advance_iter_single(b, &ib, len);
+	}
+	return go_on;
+}
+
+static bool chunk_equal(void *a, void *b, unsigned int len)
+{
+	return !memcmp(a, b, len);
+}
+
+static bool chunk_copy_to_a(void *a, void *b, unsigned int len)
+{
+	memcpy(a, b, len);
+	return true;
+}
+
+static bool legs_equal(unsigned int a, unsigned int b, const void *ctx)
+{
+	return walk_legs((struct quorum_io *)ctx, a, b, chunk_equal);
+}
+
+/*
+ * First cut of the read vote: data is returned only when every leg that
+ * read successfully returned the same bytes.  Legs whose data differs
+ * from the lowest-numbered successful leg are counted as mismatching.
+ */
+static blk_status_t vote_read(struct quorum_io *io)
+{
+	struct quorum_c *qc = io->qc;
+	unsigned long failed = failed_legs(io);
+	unsigned long ok = io->issued & ~failed;
+	unsigned int leg, ref;
+	bool agree = true;
+
+	for_each_leg(leg, failed)
+		atomic_inc(&qc->legs[leg].io_errors);
+	if (hweight_long(ok) < qc->threshold) {
+		atomic_inc(&qc->quorum_failures);
+		return majority_error(io, failed);
+	}
+
+	ref = __ffs(ok);
+	for_each_leg(leg, ok) {
+		if (leg != ref && !legs_equal(ref, leg, io)) {
+			atomic_inc(&qc->legs[leg].mismatches);
+			agree = false;
+		}
+	}
+	if (!agree) {
+		atomic_inc(&qc->quorum_failures);
+		return BLK_STS_IOERR;
+	}
+	if (ref != io->primary)
+		walk_legs(io, io->primary, ref, chunk_copy_to_a);
+	return BLK_STS_OK;
+}
+
+static void read_done(struct quorum_io *io)
+{
+	blk_status_t status = vote_read(io);
+
+	put_leg_bios(io, true);
+	quorum_complete(io, status);
+}
+
+static void read_done_work(struct work_struct *work)
+{
+	read_done(container_of(work, struct quorum_io, work));
+}
+
+static void read_last_endio(struct quorum_io *io)
+{
+	/* Comparing up to 128 KiB per leg is too long for interrupt context. */
+	if (in_task())
+		read_done(io);
+	else
+		quorum_defer(io, read_done_work);
+}
+
+static void read_endio(struct bio *bio)
+{
+	struct quorum_io *io = to_qclone(bio)->io;
+
+	io->status[to_qclone(bio)->leg] = bio->bi_status;
+	if (atomic_dec_and_test(&io->pending))
+		read_last_endio(io);
+}
+
+static void quorum_read(struct quorum_io *io)
+{
+	struct quorum_c *qc = io->qc;
+
+	if (hweight_long(io->issued) < qc->threshold) {
+		atomic_inc(&qc->quorum_failures);
+		quorum_complete(io, BLK_STS_IOERR);
+		return;
+	}
+	io->primary = __ffs(io->issued);
+	alloc_leg_bios(io, true);
+	submit_leg_bios(io, read_endio, read_last_endio);
+}
+
+/* ---- fifo reads ------------------------------------------------------- */
+
+static void fifo_next(struct quorum_io *io);
+
+static void fifo_next_work(struct work_struct *work)
+{
+	fifo_next(container_of(work, struct quorum_io, work));
+}
+
+static void fifo_endio(struct bio *clone)
+{
+	struct quorum_io *io = to_qclone(clone)->io;
+	unsigned int leg = to_qclone(clone)->leg;
+	blk_status_t status = clone->bi_status;
+
+	bio_put(clone);
+	if (!status) {
+		quorum_complete(io, BLK_STS_OK);
+		return;
+	}
+	atomic_inc(&io->qc->legs[leg].io_errors);
+	io->status[leg] = status;
+	io->next_leg = leg + 1;
+	/* The next clone is allocated with GFP_NOIO: not here. */
+	quorum_defer(io, fifo_next_work);
+}
+
+/* Read the next live leg; when none is left, return the last error. */
+static void fifo_next(struct quorum_io *io)
+{
+	unsigned long live = quorum_live_legs(io->qc);
+	unsigned int leg = find_next_bit(&live, QUORUM_MAX_LEGS, io->next_leg);
+	struct bio *clone;
+
+	if (leg >= QUORUM_MAX_LEGS) {
+		blk_status_t last = BLK_STS_IOERR;
+
+		if (io->next_leg)
+			last = io->status[io->next_leg - 1];
+		quorum_complete(io, last);
+		return;
+	}
+	clone = alloc_clone(io, leg, GFP_NOIO);
+	clone->bi_end_io = fifo_endio;
+	submit_bio_noacct(clone);
+}
+
+/* ---- map -------------------------------------------------------------- */
+
+int quorum_map_io(struct quorum_c *qc, struct bio *bio)
+{
+	struct quorum_io *io = dm_per_bio_data(bio, sizeof(*io));
+	bool read = bio_op(bio) == REQ_OP_READ;
+
+	if (read && qc->read_pattern == QUORUM_READ_QUORUM &&
+	    bio_sectors(bio) > QUORUM_READ_MAX_SECTORS)
+		dm_accept_partial_bio(bio, QUORUM_READ_MAX_SECTORS);
+
+	memset(io, 0, offsetof(struct quorum_io, work));
+	io->qc = qc;
+	io->bio = bio;
+	io->iter = bio->bi_iter;
+	/* Empty flushes carry no sector. */
+	if (bio_sectors(bio))
+		io->sector = dm_target_offset(qc->ti, bio->bi_iter.bi_sector);
+
+	if (read && qc->read_pattern == QUORUM_READ_FIFO) {
+		fifo_next(io);
+		return DM_MAPIO_SUBMITTED;
+	}
+
+	io->issued = quorum_live_legs(qc);
+	if (read)
+		quorum_read(io);
+	else
+		quorum_write(io);
+	return DM_MAPIO_SUBMITTED;
+}
+
+/* ---- set-up ----------------------------------------------------------- */
+
+int quorum_io_init(struct quorum_c *qc)
+{
+	int r;
+
+	r = bioset_init(&qc->bs, qc->nr_legs,
+			offsetof(struct quorum_clone, bio), BIOSET_NEED_BVECS);
+	if (r)
+		return r;
+	r = mempool_init_page_pool(&qc->page_pool,
+				   (qc->nr_legs - 1) * QUORUM_READ_MAX_PAGES, 0);
+	if (r)
+		return r;
+	mutex_init(&qc->reserve_lock);
+	return 0;
+}
+
+void quorum_io_exit(struct quorum_c *qc)
+{
+	mempool_exit(&qc->page_pool);
+	bioset_exit(&qc->bs);
+}
