@@ -214,10 +214,15 @@ static void write_done(struct quorum_io *io)
 	blk_status_t status = BLK_STS_OK;
 	unsigned int leg;
 
-	/* A leg that missed a write holds stale data from now on. */
+	/*
+	 * A leg that missed a write another leg took holds stale data from
+	 * now on.  When every leg failed, none is behind another (and a
+	 * write-zeroes no leg supports must not kill them all): keep them.
+	 */
 	for_each_leg(leg, failed) {
 		atomic_inc(&qc->legs[leg].io_errors);
-		quorum_leg_failed(qc, leg);
+		if (ok)
+			quorum_leg_failed(qc, leg);
 	}
 	if (ok < qc->threshold) {
 		status = majority_error(io, failed);
