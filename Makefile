@@ -63,4 +63,4 @@ demo: deps
 	$(SRC)/tools/demo/run-demo.sh
 
 clean:
-	rm -rf build tests/unit/build
+	rm -rf build tests/unit/build tests/fuzz/build

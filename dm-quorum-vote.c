@@ -52,6 +52,7 @@ void quorum_vote(unsigned long voters, quorum_same_fn same, const void *ctx,
 	unsigned int leg;
 
 	memset(v, 0, sizeof(*v));
+	memset(v->version, QUORUM_NO_VOTE, sizeof(v->version));
 	for (leg = 0; leg < QUORUM_MAX_LEGS; leg++) {
 		if (!is_voter(voters, leg))
 			continue;

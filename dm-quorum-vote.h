@@ -10,6 +10,8 @@
 
 #include "dm-quorum-args.h"
 
+#define QUORUM_NO_VOTE		0xff
+
 /* True when legs @a and @b voted for the same version. */
 typedef bool (*quorum_same_fn)(unsigned int a, unsigned int b,
 			       const void *ctx);
@@ -18,7 +20,10 @@ struct quorum_vote {
 	unsigned int winner;	/* lowest leg index that cast the winner */
 	unsigned int votes;	/* legs that voted for the winner */
 	unsigned int nr_versions;
-	/* per voting leg: the lowest leg index of the version it cast */
+	/*
+	 * per leg: the lowest leg index of the version it cast, or
+	 * QUORUM_NO_VOTE for a leg that did not vote
+	 */
 	unsigned char version[QUORUM_MAX_LEGS];
 };
 

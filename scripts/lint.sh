@@ -1,0 +1,79 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make lint: every static check the project holds itself to, zero findings.
+#   checkpatch.pl --strict   kernel sources (from Debian's linux-source)
+#   sparse (C=2) and W=1     a build per installed kernel
+#   cppcheck                 the code that also builds in userspace
+#   shellcheck               the scripts
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+failed=0
+kernel_sources=(dm-quorum*.c dm-quorum*.h)
+shopt -s nullglob
+userspace_sources=(dm-quorum-args.c dm-quorum-vote.c tests/unit/*.c tests/fuzz/*.c)
+
+step() { printf '== %s\n' "$*"; }
+finding() { failed=1; }
+
+checkpatch_path() {
+	local cache=.cache/checkpatch tarball
+	if [ ! -x "$cache/checkpatch.pl" ]; then
+		tarball=$(ls /usr/src/linux-source-*.tar.xz 2>/dev/null | sort -V | tail -n 1)
+		[ -n "$tarball" ] || { echo "linux-source is not installed" >&2; return 1; }
+		mkdir -p "$cache"
+		tar -xJf "$tarball" -C "$cache" --strip-components=2 --wildcards \
+			'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' \
+			'*/scripts/const_structs.checkpatch' || return 1
+	fi
+	echo "$cache/checkpatch.pl"
+}
+
+run_checkpatch() {
+	local cp
+	step "checkpatch --strict"
+	cp=$(checkpatch_path) || { finding; return; }
+	perl "$cp" --no-tree --strict --terse --show-types \
+		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG -f "${kernel_sources[@]}" |
+		grep -E 'ERROR|WARNING|CHECK' && finding
+}
+
+# sparse and W=1 in one build per kernel; any compiler or sparse remark fails.
+run_sparse() {
+	local k log
+	for k in $(scripts/kernels.sh all); do
+		step "sparse + W=1 on $k"
+		log=$(make --no-print-directory KVER="$k" KBUILD_FLAGS="W=1 C=2" 2>&1)
+		echo "$log" | grep -E 'warning:|error:' && finding
+		echo "$log" | grep -q 'LD \[M\].*dm-quorum.ko' ||
+			{ echo "$log" | tail -20; finding; }
+	done
+}
+
+run_cppcheck() {
+	step "cppcheck"
+	cppcheck --quiet --error-exitcode=1 --enable=warning,style,performance,portability \
+		--std=c11 --inline-suppr -U__KERNEL__ --suppress=missingIncludeSystem \
+		"${userspace_sources[@]}" || finding
+}
+
+run_shellcheck() {
+	step "shellcheck"
+	# shellcheck disable=SC2046
+	shellcheck -x -S warning $(git ls-files '*.sh' '.ci/run' 'tests/cases/*' \
+		'tests/vm/*' 'tests/guest/*' 'tools/*' | while read -r f; do
+			head -c 64 "$f" | grep -q '^#!.*\(ba\)\?sh' && echo "$f"
+		done) || finding
+}
+
+run_checkpatch
+run_sparse
+run_cppcheck
+run_shellcheck
+
+if [ "$failed" -ne 0 ]; then
+	echo "lint: findings above"
+	exit 1
+fi
+echo "lint: clean"
