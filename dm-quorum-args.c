@@ -61,7 +61,7 @@ static int parse_legs(struct arg_cursor *c, struct quorum_args *qa,
 		      char **error)
 {
 	if (c->argc < 2)
-		return fail(error, "Not enough arguments: <threshold> <#legs> <leg_dev>... expected");
+		return fail(error, "Expected <threshold> <#legs> <leg_dev>...");
 	if (parse_uint(shift_arg(c), ~0U, &qa->threshold))
 		return fail(error, "Invalid threshold");
 	if (parse_uint(shift_arg(c), ~0U, &qa->nr_legs))
@@ -160,12 +160,11 @@ static int parse_opts(struct arg_cursor *c, struct quorum_args *qa,
 {
 	struct arg_cursor opts;
 	unsigned int nr_opt, seen = 0;
-	int r;
 
 	if (!c->argc)
 		return 0;
 	if (parse_uint(shift_arg(c), ~0U, &nr_opt))
-		return fail(error, "Invalid number of optional arguments (more leg devices than <#legs>?)");
+		return fail(error, "Invalid <#opt_args> (more devices than <#legs>?)");
 	if (nr_opt != c->argc)
 		return fail(error, "<#opt_args> does not match the optional arguments given");
 
@@ -173,7 +172,8 @@ static int parse_opts(struct arg_cursor *c, struct quorum_args *qa,
 	opts = *c;
 	c->argc = 0;
 	while (opts.argc) {
-		r = parse_one_opt(&opts, qa, &seen, error);
+		int r = parse_one_opt(&opts, qa, &seen, error);
+
 		if (r)
 			return r;
 	}

@@ -54,7 +54,7 @@ struct quorum_c {
 	/* Leg clones and read buffers; the reserves cover one I/O. */
 	struct bio_set bs;
 	mempool_t page_pool;
-	struct mutex reserve_lock;
+	struct mutex reserve_lock;	/* one I/O at a time on the reserves */
 
 	struct workqueue_struct *wq;
 	struct work_struct event_work;
