@@ -38,10 +38,13 @@ build/%/dm-quorum.ko: FORCE
 	@for f in $(notdir $(SOURCES)); do ln -sfn ../../$$f build/$*/$$f; done
 	$(MAKE) -C /lib/modules/$*/build M=$(SRC)/build/$* $(KBUILD_FLAGS) modules
 
+# INSTALL_MOD_PATH=<dir> installs under <dir> (packaging, tests).
 install: modules
 	@for k in $(KVERS); do \
 		$(MAKE) -C /lib/modules/$$k/build M=$(SRC)/build/$$k \
-			modules_install && depmod -a $$k || exit 1; \
+			modules_install && \
+		depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $$k || \
+			exit 1; \
 	done
 
 deps:
@@ -50,11 +53,12 @@ deps:
 unit:
 	$(MAKE) -C tests/unit run
 
+# Both LTS kernels, or KVER=<version>; CASES="010 031" runs a subset.
+# The suite runs the unit tests too, so one closing line counts everything.
 check: deps
-	$(MAKE) --no-print-directory unit
-	$(MAKE) --no-print-directory modules KVER= \
-		KVERS="$$($(SRC)/scripts/kernels.sh lts)"
-	$(SRC)/tests/run-suite.sh
+	@kvers="$(or $(KVER),$$($(SRC)/scripts/kernels.sh lts))"; \
+	$(MAKE) --no-print-directory modules KVER= KVERS="$$kvers" && \
+	$(SRC)/tests/run-suite.sh $$(printf -- '--kver %s ' $$kvers) $(CASES)
 
 lint: deps
 	$(SRC)/scripts/lint.sh

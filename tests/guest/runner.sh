@@ -1,0 +1,282 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# runner.sh <module.ko|""> <results dir> <case files...>
+#
+# Runs inside the test VM (see tests/vm/boot.sh). Loads dm-mod and the
+# module under test (skipped if the module arg is empty), then runs each
+# case with bash under `timeout`, in a fresh cwd under /tmp, with
+# RESULTS_DIR exported. Per case it writes to <results>:
+#   current          name of the case running now (the host names it on a hang)
+#   <case>.out       stdout+stderr of the case
+#   <case>.dmesg     kernel log of the case (cleared between cases)
+#   summary.tsv      one line per case: name, PASS|FAIL|SKIP, seconds, note
+# A case fails on a non-zero exit other than 77 (skip), on a timeout, when
+# its kernel log shows a bug (tests/vm/check-klog), or when the dm devices
+# it left cannot be removed. After the last case the module is unloaded:
+# failing that (a leaked reference) fails the pseudo-case module-unload.
+# Exit status: 0 if nothing failed, 1 otherwise.
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CHECK_KLOG=$HERE/../vm/check-klog
+DEFAULT_TIMEOUT=180
+# Extra time a timed-out case gets to die before we call it unkillable
+# (stuck in the kernel) and stop the run.
+KILL_GRACE=30
+RESULTS=""
+FAILED=0
+
+log() {
+	echo "[runner] $*"
+}
+
+# record <name> <PASS|FAIL|SKIP> <seconds> [note]
+record() {
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >>"$RESULTS/summary.tsv"
+	[[ "$2" != FAIL ]] || FAILED=1
+	log "$1: $2 ($3s)${4:+ $4}"
+}
+
+# Save and clear the kernel log; 1 if it shows a kernel bug.
+save_klog() {
+	local file=$1
+	dmesg >"$file"
+	dmesg -C
+	"$CHECK_KLOG" "$file" >/dev/null
+}
+
+case_timeout() {
+	local t
+	t=$(sed -n '1,15s/^#[[:space:]]*TIMEOUT=\([0-9]\+\).*/\1/p' "$1" | head -n1)
+	echo "${t:-$DEFAULT_TIMEOUT}"
+}
+
+# elapsed <start EPOCHREALTIME>: seconds since, to 0.1 s (no fork: forks
+# are slow under TCG)
+elapsed() {
+	local a=${1/./} b=${EPOCHREALTIME/./} d
+	d=$(((b - a) / 100000))
+	echo "$((d / 10)).$((d % 10))"
+}
+
+dm_devices() {
+	dmsetup ls 2>/dev/null | awk '$1 != "No" {print $1}'
+}
+
+# Kill the processes a case left behind, even those that escaped its
+# process group (setsid): they would keep devices open into the next case.
+# Spares pid 1, ourselves and our ancestors, and kernel threads (no exe).
+# Prints the processes that survive SIGKILL (stuck in the kernel) and
+# returns 1 if there are any.
+kill_strays() {
+	local keep=" 1 " pid=$BASHPID d stat try
+	local -a victims=() stuck=()
+	while ((pid > 1)); do
+		keep+="$pid "
+		read -r stat <"/proc/$pid/stat" || break
+		stat=${stat##*) } # fields after "(comm) ": state ppid ...
+		read -r _ pid _ <<<"$stat"
+	done
+	for d in /proc/[0-9]*; do
+		pid=${d#/proc/}
+		[[ "$keep" == *" $pid "* || ! -e $d/exe ]] && continue
+		kill -KILL "$pid" 2>/dev/null && victims+=("$pid")
+	done
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		stuck=()
+		for pid in "${victims[@]}"; do
+			read -r stat 2>/dev/null <"/proc/$pid/stat" || continue
+			[[ "${stat##*) }" == [ZX]* ]] || stuck+=("$pid")
+		done
+		((${#stuck[@]})) || return 0
+		sleep 0.2
+	done
+	for pid in "${stuck[@]}"; do
+		echo "unkillable: pid $pid $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+	done
+	return 1
+}
+
+# Unmount filesystems a case mounted on its test devices (ram, loop, dm),
+# innermost first.
+unmount_test_fs() {
+	local mnt
+	awk '$1 ~ "^/dev/(ram|loop|dm-|mapper/)" {print $2}' /proc/mounts | tac |
+		while read -r mnt; do
+			umount -l "$(printf '%b' "$mnt")" 2>/dev/null
+		done
+}
+
+# Remove every dm device, loop device and brd so the next case starts
+# clean; 1 (with a message) if something new is left (something left by an
+# earlier case stays in LEFT_BEFORE and is not blamed again). Devices can
+# be stacked any way (fs on dm on loop on a file on fs on brd...), so peel
+# layers in rounds.
+LEFT_BEFORE=" "
+cleanup_devices() {
+	local try left="" item new=""
+	for try in 1 2 3 4 5; do
+		unmount_test_fs
+		dmsetup remove_all --force >/dev/null 2>&1
+		losetup -D 2>/dev/null
+		[[ -z "$(dm_devices)" && -z "$(losetup -n -O NAME 2>/dev/null)" ]] && break
+		((try == 1)) || sleep 1
+	done
+	for try in 1 2 3; do
+		[[ -d /sys/module/brd ]] || break
+		rmmod brd 2>/dev/null || sleep 1
+	done
+	left=$(dm_devices | tr '\n' ' ')
+	left+=$(losetup -n -O NAME 2>/dev/null | tr '\n' ' ')
+	[[ -d /sys/module/brd ]] && left+="brd"
+	for item in $left; do
+		[[ "$LEFT_BEFORE" == *" $item "* ]] || new+="$item "
+	done
+	LEFT_BEFORE=" $left "
+	[[ -z "$new" ]] && return 0
+	echo "cleanup: cannot remove: $new"
+	return 1
+}
+
+# run_case_process <case> <timeout> <out>: run the case; prints its exit
+# status, or "hung" if it could not be killed.
+run_case_process() {
+	local file=$1 t=$2 out=$3 pid sp done_pid rc dir
+	dir=/tmp/case.$(basename "$file")
+	rm -rf "$dir" && mkdir -p "$dir"
+	(cd "$dir" && exec timeout -k 10 "$t" bash "$file") >"$out" 2>&1 </dev/null &
+	pid=$!
+	sleep $((t + KILL_GRACE)) &
+	sp=$!
+	wait -n -p done_pid "$pid" "$sp"
+	rc=$?
+	if [[ "$done_pid" == "$sp" ]]; then
+		echo hung
+		return
+	fi
+	kill "$sp" 2>/dev/null
+	wait "$sp" 2>/dev/null
+	# timeout made itself a process group leader: kill what the case
+	# left running in the background (it would keep devices open).
+	kill -KILL -- "-$pid" 2>/dev/null
+	echo "$rc"
+}
+
+# verdict <rc> <timeout>: prints "STATUS<TAB>note"
+verdict() {
+	case $1 in
+	0) printf 'PASS\t' ;;
+	77) printf 'SKIP\t%s' "$3" ;;
+	124 | 137) printf 'FAIL\ttimed out after %ss' "$2" ;;
+	*) printf 'FAIL\texit status %s' "$1" ;;
+	esac
+}
+
+skip_reason() {
+	grep -a '^SKIP: ' "$1" | tail -n1 | cut -c7-
+}
+
+run_case() {
+	local file=$1 name t rc start status note
+	name=$(basename "$file")
+	t=$(case_timeout "$file")
+	echo "$name" >"$RESULTS/current"
+	log "$name: start (timeout ${t}s)"
+	start=$EPOCHREALTIME
+	rc=$(run_case_process "$file" "$t" "$RESULTS/$name.out")
+	if [[ "$rc" == hung ]] || ! kill_strays >>"$RESULTS/$name.out"; then
+		# Stuck in the kernel: it would hold devices and trip the hung
+		# task detector in later cases. Dump blocked tasks and stop.
+		echo w >/proc/sysrq-trigger
+		save_klog "$RESULTS/$name.dmesg"
+		record "$name" FAIL "$(elapsed "$start")" \
+			"timeout ${t}s, a process stuck in the kernel survived SIGKILL, run aborted"
+		return 1
+	fi
+	IFS=$'\t' read -r status note < <(verdict "$rc" "$t" "$(skip_reason "$RESULTS/$name.out")")
+	if ! cleanup_devices >>"$RESULTS/$name.out" 2>&1; then
+		status=FAIL note+="${note:+; }dm devices/brd left after cleanup"
+	fi
+	if ! save_klog "$RESULTS/$name.dmesg"; then
+		status=FAIL note+="${note:+; }kernel log shows a bug"
+	fi
+	record "$name" "$status" "$(elapsed "$start")" "$note"
+}
+
+module_name() {
+	local n
+	n=$(modinfo -F name "$1" 2>/dev/null)
+	[[ -n "$n" ]] || { n=$(basename "$1"); n=${n%%.ko*}; n=${n//-/_}; }
+	echo "$n"
+}
+
+# Load the module under test; pseudo-case module-load.
+load_module() {
+	local ko=$1 start=$EPOCHREALTIME rc=0
+	insmod "$ko" >"$RESULTS/module-load.out" 2>&1 || rc=$?
+	if ((rc != 0)); then
+		save_klog "$RESULTS/module-load.dmesg"
+		record module-load FAIL "$(elapsed "$start")" "insmod $ko failed"
+		return 1
+	fi
+	if ! save_klog "$RESULTS/module-load.dmesg"; then
+		record module-load FAIL "$(elapsed "$start")" "kernel log shows a bug"
+		return 0
+	fi
+	record module-load PASS "$(elapsed "$start")"
+}
+
+# Unload it; failing means a leaked reference: pseudo-case module-unload.
+unload_module() {
+	local name=$1 start=$EPOCHREALTIME try note=""
+	echo module-unload >"$RESULTS/current"
+	cleanup_devices >"$RESULTS/module-unload.out" 2>&1
+	for try in 1 2 3; do
+		rmmod "$name" >>"$RESULTS/module-unload.out" 2>&1 && break
+		sleep 1
+	done
+	[[ -d /sys/module/$name ]] && note="rmmod $name failed (leaked reference?)"
+	save_klog "$RESULTS/module-unload.dmesg" ||
+		note+="${note:+; }kernel log shows a bug"
+	record module-unload "$([[ -z "$note" ]] && echo PASS || echo FAIL)" \
+		"$(elapsed "$start")" "$note"
+}
+
+setup() {
+	modprobe dm-mod || { log "cannot load dm-mod"; return 1; }
+	# Fault targets and loop for the cases (the leg helpers load brd):
+	# without udev no static /dev/loop-control, so load loop up front.
+	local m
+	for m in dm-flakey dm-delay loop; do
+		modprobe -q "$m" || log "note: cannot load $m"
+	done
+	# Flag tasks stuck in D state well before a case's timeout.
+	echo 60 2>/dev/null >/proc/sys/kernel/hung_task_timeout_secs
+	: >"$RESULTS/summary.tsv"
+	save_klog "$RESULTS/boot.dmesg"
+}
+
+main() {
+	# We remove every dm device and kill stray processes: never on a host.
+	if ! grep -q 'harness\.results=' /proc/cmdline; then
+		echo "runner.sh: not in the test VM (see tests/vm/boot.sh); refusing" >&2
+		return 2
+	fi
+	local ko=${1?usage: runner.sh <module.ko|\"\"> <results> <cases...>} file
+	RESULTS=${2:?results dir}
+	shift 2
+	export RESULTS_DIR=$RESULTS
+	setup || return 1
+	if [[ -n "$ko" ]]; then
+		load_module "$ko" || return 1
+	fi
+	for file in "$@"; do
+		run_case "$file" || return 1
+	done
+	[[ -z "$ko" ]] || unload_module "$(module_name "$ko")"
+	: >"$RESULTS/current"
+	log "done"
+	return "$FAILED"
+}
+
+main "$@"
