@@ -10,15 +10,14 @@
  *  - writes, flushes and write-zeroes go to every live leg and succeed
  *    when @threshold legs succeed, else fail with the majority error;
  *  - quorum reads read every live leg, one into the caller's pages and
- *    the others into reserve pages, and return the data only when at
- *    least @threshold legs read it and every leg that read returned the
- *    same bytes;
+ *    the others into reserve pages, and return the data at least
+ *    @threshold legs agree on (the vote is in dm-quorum-read.c);
  *  - fifo reads try the live legs in order until one succeeds.
  *
  * Completions run in whatever context the legs complete in.  Work that
- * may be long (comparing buffers) or needs to sleep (allocating the next
- * fifo clone) moves to the target's workqueue unless the completion
- * already runs in task context.
+ * may be long (comparing buffers) moves to the target's workqueue unless
+ * the completion already runs in task context; work that may sleep
+ * (hashing for a vote, allocating the next fifo clone) always does.
  */
 #include <linux/blkdev.h>
 #include <linux/highmem.h>
@@ -251,122 +250,56 @@ static void quorum_write(struct quorum_io *io)
 
 /* ---- quorum reads ----------------------------------------------------- */
 
-/* Where a leg's data is: the caller's bio for the primary, else its own. */
-static void leg_data(struct quorum_io *io, unsigned int leg,
-		     struct bio **bio, struct bvec_iter *iter)
+static void read_finish(struct quorum_io *io, blk_status_t status)
 {
-	if (leg == io->primary) {
-		*bio = io->bio;
-		*iter = io->iter;
-	} else {
-		*bio = io->leg_bio[leg];
-		*iter = (struct bvec_iter) { .bi_size = io->iter.bi_size };
-	}
+	put_leg_bios(io, true);
+	quorum_complete(io, status);
 }
 
-typedef bool (*chunk_fn)(void *a, void *b, unsigned int len);
-
-/*
- * Walk the data of two legs side by side, in pieces that lie within one
- * page on both sides; stop early when @fn returns false.
- */
-static bool walk_legs(struct quorum_io *io, unsigned int la, unsigned int lb,
-		      chunk_fn fn)
+static void read_vote_work(struct work_struct *work)
 {
-	struct bvec_iter ia, ib;
-	struct bio *a, *b;
-	bool go_on = true;
+	struct quorum_io *io = container_of(work, struct quorum_io, work);
 
-	leg_data(io, la, &a, &ia);
-	leg_data(io, lb, &b, &ib);
-	while (go_on && ia.bi_size) {
-		struct bio_vec va = bio_iter_iovec(a, ia);
-		struct bio_vec vb = bio_iter_iovec(b, ib);
-		unsigned int len = min(va.bv_len, vb.bv_len);
-		void *pa = bvec_kmap_local(&va);
-		void *pb = bvec_kmap_local(&vb);
-
-		go_on = fn(pa, pb, len);
-		kunmap_local(pb);
-		kunmap_local(pa);
-		bio_advance_iter_single(a, &ia, len);
-		bio_advance_iter_single(b, &ib, len);
-	}
-	return go_on;
-}
-
-static bool chunk_equal(void *a, void *b, unsigned int len)
-{
-	return !memcmp(a, b, len);
-}
-
-static bool chunk_copy_to_a(void *a, void *b, unsigned int len)
-{
-	memcpy(a, b, len);
-	return true;
-}
-
-static bool legs_equal(unsigned int a, unsigned int b, const void *ctx)
-{
-	return walk_legs((struct quorum_io *)ctx, a, b, chunk_equal);
+	read_finish(io, quorum_read_vote(io, io->issued & ~failed_legs(io)));
 }
 
 /*
- * First cut of the read vote: data is returned only when every leg that
- * read successfully returned the same bytes.  Legs whose data differs
- * from the lowest-numbered successful leg are counted as mismatching.
+ * Every leg has completed.  The cheap checks run in the completion's
+ * context; legs that disagree go to the workqueue to be hashed and voted.
  */
-static blk_status_t vote_read(struct quorum_io *io)
+static void read_check(struct quorum_io *io, bool in_worker)
 {
 	struct quorum_c *qc = io->qc;
 	unsigned long failed = failed_legs(io);
 	unsigned long ok = io->issued & ~failed;
-	unsigned int leg, ref;
-	bool agree = true;
+	unsigned int leg;
 
 	for_each_leg(leg, failed)
 		atomic_inc(&qc->legs[leg].io_errors);
 	if (hweight_long(ok) < qc->threshold) {
 		atomic_inc(&qc->quorum_failures);
-		return majority_error(io, failed);
+		read_finish(io, majority_error(io, failed));
+	} else if (quorum_read_agree(io, ok)) {
+		read_finish(io, BLK_STS_OK);
+	} else if (in_worker) {
+		read_finish(io, quorum_read_vote(io, ok));
+	} else {
+		quorum_defer(io, read_vote_work);
 	}
-
-	ref = __ffs(ok);
-	for_each_leg(leg, ok) {
-		if (leg != ref && !legs_equal(ref, leg, io)) {
-			atomic_inc(&qc->legs[leg].mismatches);
-			agree = false;
-		}
-	}
-	if (!agree) {
-		atomic_inc(&qc->quorum_failures);
-		return BLK_STS_IOERR;
-	}
-	if (ref != io->primary)
-		walk_legs(io, io->primary, ref, chunk_copy_to_a);
-	return BLK_STS_OK;
 }
 
-static void read_done(struct quorum_io *io)
+static void read_check_work(struct work_struct *work)
 {
-	blk_status_t status = vote_read(io);
-
-	put_leg_bios(io, true);
-	quorum_complete(io, status);
-}
-
-static void read_done_work(struct work_struct *work)
-{
-	read_done(container_of(work, struct quorum_io, work));
+	read_check(container_of(work, struct quorum_io, work), true);
 }
 
 static void read_last_endio(struct quorum_io *io)
 {
 	/* Comparing up to 128 KiB per leg is too long for interrupt context. */
 	if (in_task())
-		read_done(io);
+		read_check(io, false);
 	else
-		quorum_defer(io, read_done_work);
+		quorum_defer(io, read_check_work);
 }
 
 static void read_endio(struct bio *bio)
@@ -485,12 +418,18 @@ int quorum_io_init(struct quorum_c *qc)
 				   (qc->nr_legs - 1) * QUORUM_READ_MAX_PAGES, 0);
 	if (r)
 		return r;
+	/* one set of digests is enough: its holder never waits on I/O */
+	r = mempool_init_kmalloc_pool(&qc->digest_pool, 1,
+				      QUORUM_MAX_LEGS * qc->digest_size);
+	if (r)
+		return r;
 	mutex_init(&qc->reserve_lock);
 	return 0;
 }
 
 void quorum_io_exit(struct quorum_c *qc)
 {
+	mempool_exit(&qc->digest_pool);
 	mempool_exit(&qc->page_pool);
 	bioset_exit(&qc->bs);
 }

@@ -6,8 +6,8 @@
  * Every write goes to all legs and succeeds when at least <threshold>
  * legs succeed; reads are checked across the legs.  This file is the
  * target glue: construction, status, and the dm callbacks.  Parsing is in
- * dm-quorum-args.c, vote counting in dm-quorum-vote.c and the I/O paths
- * in dm-quorum-io.c.
+ * dm-quorum-args.c, vote counting in dm-quorum-vote.c, the I/O paths in
+ * dm-quorum-io.c and the read vote in dm-quorum-read.c.
  *
  * Table line: <threshold> <#legs> <leg_dev>... [<#opt_args> <opt_arg>...]
  * See Documentation/dm-quorum.rst.
@@ -95,10 +95,6 @@ static int quorum_check_implemented(struct dm_target *ti,
 		ti->error = "rewrite_corrupted: not implemented yet";
 		return -EOPNOTSUPP;
 	}
-	if (qa->blkverify) {
-		ti->error = "blkverify: not implemented yet";
-		return -EOPNOTSUPP;
-	}
 	return 0;
 }
 
@@ -109,6 +105,7 @@ static int quorum_alloc_hash(struct quorum_c *qc, const char *name)
 		qc->ti->error = "Unknown hash algorithm";
 		return PTR_ERR(qc->hash);
 	}
+	qc->digest_size = crypto_shash_digestsize(qc->hash);
 	return 0;
 }
 
@@ -133,6 +130,7 @@ static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	qc->ti = ti;
 	qc->threshold = qa.threshold;
 	qc->read_pattern = qa.read_pattern;
+	qc->blkverify = qa.blkverify;
 	INIT_WORK(&qc->event_work, quorum_event_work);
 
 	for (i = 0; i < qa.nr_legs; i++) {
@@ -219,19 +217,22 @@ static void quorum_status(struct dm_target *ti, status_type_t type,
 		DMEMIT("%u %u", qc->threshold, qc->nr_legs);
 		for (i = 0; i < qc->nr_legs; i++)
 			DMEMIT(" %s", qc->legs[i].dev->name);
-		if (fifo || !default_hash)
-			DMEMIT(" %u", 2 * fifo + 2 * !default_hash);
+		if (fifo || qc->blkverify || !default_hash)
+			DMEMIT(" %u", 2 * fifo + qc->blkverify + 2 * !default_hash);
 		if (fifo)
 			DMEMIT(" read_pattern fifo");
+		if (qc->blkverify)
+			DMEMIT(" blkverify");
 		if (!default_hash)
 			DMEMIT(" hash %s", hash);
 		break;
 
 	case STATUSTYPE_IMA:
 		DMEMIT_TARGET_NAME_VERSION(ti->type);
-		DMEMIT(",threshold=%u,legs=%u,read_pattern=%s,hash=%s",
+		DMEMIT(",threshold=%u,legs=%u,read_pattern=%s,blkverify=%c,hash=%s",
 		       qc->threshold, qc->nr_legs,
-		       quorum_read_pattern_name(qc->read_pattern), hash);
+		       quorum_read_pattern_name(qc->read_pattern),
+		       qc->blkverify ? 'y' : 'n', hash);
 		for (i = 0; i < qc->nr_legs; i++)
 			DMEMIT(",leg_%u_name=%s,leg_%u_health=%c", i,
 			       qc->legs[i].dev->name, i,
@@ -255,7 +256,7 @@ static int quorum_iterate_devices(struct dm_target *ti,
 
 static struct target_type quorum_target = {
 	.name = "quorum",
-	.version = {1, 0, 0},
+	.version = {1, 1, 0},
 	.module = THIS_MODULE,
 	.ctr = quorum_ctr,
 	.dtr = quorum_dtr,

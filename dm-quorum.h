@@ -2,8 +2,8 @@
 /*
  * dm-quorum: N-way redundancy with content voting.
  *
- * Shared definitions of the target (dm-quorum.c) and its I/O paths
- * (dm-quorum-io.c).
+ * Shared definitions of the target (dm-quorum.c), its I/O paths
+ * (dm-quorum-io.c) and its read vote (dm-quorum-read.c).
  */
 #ifndef DM_QUORUM_H
 #define DM_QUORUM_H
@@ -41,7 +41,9 @@ struct quorum_c {
 	unsigned int threshold;
 	unsigned int nr_legs;
 	enum quorum_read_pattern read_pattern;
+	bool blkverify;
 	struct crypto_shash *hash;
+	unsigned int digest_size;
 
 	/*
 	 * Legs out of service ('D' in status).  A leg that failed a write or
@@ -55,6 +57,7 @@ struct quorum_c {
 	struct bio_set bs;
 	mempool_t page_pool;
 	struct mutex reserve_lock;	/* one I/O at a time on the reserves */
+	mempool_t digest_pool;		/* digests of one vote */
 
 	struct workqueue_struct *wq;
 	struct work_struct event_work;
@@ -96,6 +99,10 @@ static inline unsigned long quorum_live_legs(struct quorum_c *qc)
 int quorum_io_init(struct quorum_c *qc);
 void quorum_io_exit(struct quorum_c *qc);
 int quorum_map_io(struct quorum_c *qc, struct bio *bio);
+
+/* dm-quorum-read.c */
+bool quorum_read_agree(struct quorum_io *io, unsigned long ok);
+blk_status_t quorum_read_vote(struct quorum_io *io, unsigned long ok);
 
 /* dm-quorum.c */
 void quorum_leg_failed(struct quorum_c *qc, unsigned int leg);

@@ -42,7 +42,7 @@ for i in 0 1 2; do
 	run dmsetup create disk$i --table "0 $SIZE linear /dev/ram$i 0"
 done
 
-say "2. A quorum over them: every write goes to all three, 2 must succeed; reads must agree."
+say "2. A quorum over them: every write goes to all three, 2 must succeed; reads are compared and voted."
 run dmsetup create q --table "0 $SIZE quorum 2 3 /dev/mapper/disk0 /dev/mapper/disk1 /dev/mapper/disk2"
 run dmsetup table q
 run dmsetup status q
@@ -56,19 +56,26 @@ sums
 say "4. Disk 2 silently corrupts a block (written behind the target's back)."
 run dd if=/dev/urandom of=/dev/ram2 bs=4k count=1 seek=16 oflag=direct status=none
 sums
-echo "  A mirror reads one copy and may hand back the garbage. The quorum compares:"
+echo "  A mirror reads one copy and may hand back the garbage. The quorum compares the"
+echo "  copies, hashes them when they differ, and returns what the majority holds:"
+run cmp -n 1048576 /tmp/data $Q && echo "  read back: identical to what was written"
+run dmsetup status q
+echo "  Leg 2 was outvoted (its mismatches counter is 1); the read succeeded."
+
+say "5. Disk 1 now corrupts the same block differently: three copies, three versions."
+run dd if=/dev/urandom of=/dev/ram1 bs=4k count=1 seek=16 oflag=direct status=none
 run dd if=$Q of=/dev/null bs=1M count=1 iflag=direct status=none
 run dmsetup status q
-echo "  The read is refused: the copies disagree (leg 2 mismatches=1, quorum failures=1)."
-echo "  This first version never returns data the legs disagree on; the next one votes"
-echo "  (hashes each copy, the majority wins) and can rewrite the odd one out."
+echo "  No version has the 2 votes the threshold asks for: the read is refused"
+echo "  (quorum failures: 1) rather than return data nobody can vouch for."
 
-say "5. Rewrite the range through the quorum: all three copies agree again."
+say "6. Repair: rewrite the range through the quorum; all three copies agree again."
+echo "  (the next version does this itself for outvoted legs: rewrite_corrupted)"
 run dd if=/tmp/data of=$Q bs=1M oflag=direct status=none
 run cmp -n 1048576 /tmp/data $Q && echo "  read back: identical"
 sums
 
-say "6. Disk 1 dies (its table is swapped for the error target)."
+say "7. Disk 1 dies (its table is swapped for the error target)."
 run reload disk1 "0 $SIZE error"
 run dd if=/tmp/data of=$Q bs=64k count=1 oflag=direct status=none
 echo "  The write succeeded on 2 of 3 legs. Disk 1 missed it, so it is out of service:"
@@ -78,7 +85,7 @@ run dmsetup info -c -o name,events q
 echo "  (the event number went up: dmeventd and 'dmsetup wait' see the change)"
 run cmp -n 1048576 /tmp/data $Q && echo "  reads still work from the two live legs"
 
-say "7. Disk 0 dies too: 1 live leg is below the threshold of 2."
+say "8. Disk 0 dies too: 1 live leg is below the threshold of 2."
 run reload disk0 "0 $SIZE error"
 run dd if=/tmp/data of=$Q bs=64k count=1 oflag=direct status=none
 run dmsetup status q
