@@ -73,6 +73,13 @@ static blk_status_t majority_error(struct quorum_io *io, unsigned long failed)
 	return io->status[v.winner];
 }
 
+/* A leg failed @io: count it and report it. */
+static void leg_io_error(struct quorum_io *io, unsigned int leg)
+{
+	atomic_inc(&io->qc->legs[leg].io_errors);
+	quorum_io_report_bad(io, leg, io->status[leg]);
+}
+
 /* ---- allocation ------------------------------------------------------- */
 
 static struct bio *alloc_clone(struct quorum_io *io, unsigned int leg,
@@ -219,13 +226,13 @@ static void write_done(struct quorum_io *io)
 	 * write-zeroes no leg supports must not kill them all): keep them.
 	 */
 	for_each_leg(leg, failed) {
-		atomic_inc(&qc->legs[leg].io_errors);
+		leg_io_error(io, leg);
 		if (ok)
 			quorum_leg_failed(qc, leg);
 	}
 	if (ok < qc->threshold) {
 		status = majority_error(io, failed);
-		atomic_inc(&qc->quorum_failures);
+		quorum_io_failed(io);
 	}
 	quorum_complete(io, status);
 }
@@ -275,9 +282,9 @@ static void read_check(struct quorum_io *io, bool in_worker)
 	unsigned int leg;
 
 	for_each_leg(leg, failed)
-		atomic_inc(&qc->legs[leg].io_errors);
+		leg_io_error(io, leg);
 	if (hweight_long(ok) < qc->threshold) {
-		atomic_inc(&qc->quorum_failures);
+		quorum_io_failed(io);
 		read_finish(io, majority_error(io, failed));
 	} else if (quorum_read_agree(io, ok)) {
 		read_finish(io, BLK_STS_OK);
@@ -316,7 +323,7 @@ static void quorum_read(struct quorum_io *io)
 	struct quorum_c *qc = io->qc;
 
 	if (hweight_long(io->issued) < qc->threshold) {
-		atomic_inc(&qc->quorum_failures);
+		quorum_io_failed(io);
 		quorum_complete(io, BLK_STS_IOERR);
 		return;
 	}
@@ -345,8 +352,8 @@ static void fifo_endio(struct bio *clone)
 		quorum_complete(io, BLK_STS_OK);
 		return;
 	}
-	atomic_inc(&io->qc->legs[leg].io_errors);
 	io->status[leg] = status;
+	leg_io_error(io, leg);
 	io->next_leg = leg + 1;
 	/* The next clone is allocated with GFP_NOIO: not here. */
 	quorum_defer(io, fifo_next_work);

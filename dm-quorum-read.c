@@ -136,7 +136,7 @@ static blk_status_t blkverify_mismatch(struct quorum_io *io, unsigned long ok)
 	/* QEMU's message; QEMU then exits, a kernel fails the read */
 	DMERR_LIMIT("offset=%llu bytes=%u contents mismatch at offset %llu",
 		    offset, io->iter.bi_size, offset + pos);
-	atomic_inc(&io->qc->quorum_failures);
+	quorum_io_failed(io);
 	return BLK_STS_IOERR;
 }
 
@@ -215,17 +215,20 @@ blk_status_t quorum_read_vote(struct quorum_io *io, unsigned long ok)
 	r = hash_and_count(io, ok, &v);
 	if (r) {
 		DMERR_LIMIT("%s hash failed: %d", crypto_shash_alg_name(qc->hash), r);
-		atomic_inc(&qc->quorum_failures);
+		quorum_io_failed(io);
 		return BLK_STS_IOERR;
 	}
 	/* No version has a quorum: nobody is outvoted, nothing is returned. */
 	if (v.votes < qc->threshold) {
-		atomic_inc(&qc->quorum_failures);
+		quorum_io_failed(io);
 		return BLK_STS_IOERR;
 	}
-	for_each_leg(leg, ok)
-		if (!quorum_voted_for_winner(&v, leg))
+	for_each_leg(leg, ok) {
+		if (!quorum_voted_for_winner(&v, leg)) {
 			atomic_inc(&qc->legs[leg].mismatches);
+			quorum_io_report_bad(io, leg, BLK_STS_OK);
+		}
+	}
 	if (!(ok & BIT(io->primary)) || !quorum_voted_for_winner(&v, io->primary))
 		copy_to_caller(io, v.winner);
 	return BLK_STS_OK;

@@ -47,6 +47,7 @@ static void quorum_free(struct quorum_c *qc)
 {
 	unsigned int i;
 
+	quorum_events_suspend(qc);
 	cancel_work_sync(&qc->event_work);
 	if (qc->wq)
 		destroy_workqueue(qc->wq);
@@ -132,6 +133,7 @@ static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	qc->read_pattern = qa.read_pattern;
 	qc->blkverify = qa.blkverify;
 	INIT_WORK(&qc->event_work, quorum_event_work);
+	quorum_events_init(qc);
 
 	for (i = 0; i < qa.nr_legs; i++) {
 		qc->nr_legs = i + 1;
@@ -183,6 +185,22 @@ static int quorum_map(struct dm_target *ti, struct bio *bio)
 	return quorum_map_io(ti->private, bio);
 }
 
+/* No uevent goes out while the device is suspended: hold them. */
+static void quorum_presuspend(struct dm_target *ti)
+{
+	quorum_events_suspend(ti->private);
+}
+
+static void quorum_presuspend_undo(struct dm_target *ti)
+{
+	quorum_events_resume(ti->private);
+}
+
+static void quorum_resume(struct dm_target *ti)
+{
+	quorum_events_resume(ti->private);
+}
+
 /* ---- status ----------------------------------------------------------- */
 
 static char quorum_health_char(struct quorum_c *qc, unsigned int leg)
@@ -210,7 +228,8 @@ static void quorum_status(struct dm_target *ti, status_type_t type,
 			       atomic_read(&qc->legs[i].io_errors),
 			       atomic_read(&qc->legs[i].mismatches),
 			       atomic_read(&qc->legs[i].rewrites));
-		DMEMIT(" %u", atomic_read(&qc->quorum_failures));
+		DMEMIT(" %u %u", atomic_read(&qc->quorum_failures),
+		       atomic_read(&qc->events_merged));
 		break;
 
 	case STATUSTYPE_TABLE:
@@ -256,11 +275,14 @@ static int quorum_iterate_devices(struct dm_target *ti,
 
 static struct target_type quorum_target = {
 	.name = "quorum",
-	.version = {1, 1, 0},
+	.version = {1, 2, 0},
 	.module = THIS_MODULE,
 	.ctr = quorum_ctr,
 	.dtr = quorum_dtr,
 	.map = quorum_map,
+	.presuspend = quorum_presuspend,
+	.presuspend_undo = quorum_presuspend_undo,
+	.resume = quorum_resume,
 	.status = quorum_status,
 	.iterate_devices = quorum_iterate_devices,
 };

@@ -17,6 +17,7 @@
 
 #include "dm-quorum-args.h"
 #include "dm-quorum-compat.h"
+#include "dm-quorum-events.h"
 
 #define DM_MSG_PREFIX "quorum"
 
@@ -62,6 +63,11 @@ struct quorum_c {
 	struct workqueue_struct *wq;
 	struct work_struct event_work;
 
+	/* uevents: one rate limit per leg for REPORT_BAD, one for FAILURE */
+	struct quorum_event_slot event_slots[QUORUM_MAX_LEGS + 1];
+	atomic_t events_merged;		/* reports merged by the rate limit */
+	bool suspended;			/* hold uevents until resume */
+
 	struct quorum_leg legs[];
 };
 
@@ -93,6 +99,32 @@ struct quorum_clone {
 static inline unsigned long quorum_live_legs(struct quorum_c *qc)
 {
 	return ~READ_ONCE(qc->dead) & (BIT(qc->nr_legs) - 1);
+}
+
+static inline enum quorum_op quorum_io_op(struct quorum_io *io)
+{
+	if (bio_op(io->bio) == REQ_OP_READ)
+		return QUORUM_OP_READ;
+	return io->iter.bi_size ? QUORUM_OP_WRITE : QUORUM_OP_FLUSH;
+}
+
+/* Report @leg of @io as bad: @error for a failed I/O, 0 if outvoted. */
+static inline void quorum_io_report_bad(struct quorum_io *io, unsigned int leg,
+					blk_status_t error)
+{
+	quorum_report_bad(io->qc, leg, quorum_io_op(io), io->iter.bi_sector,
+			  io->iter.bi_size >> SECTOR_SHIFT, error);
+}
+
+/* @io failed for want of a quorum (counted in status and reported). */
+static inline void quorum_io_failed(struct quorum_io *io)
+{
+	atomic_inc(&io->qc->quorum_failures);
+	/* QEMU reports no QUORUM_FAILURE for a flush */
+	if (quorum_io_op(io) != QUORUM_OP_FLUSH)
+		quorum_report_failure(io->qc, quorum_io_op(io),
+				      io->iter.bi_sector,
+				      io->iter.bi_size >> SECTOR_SHIFT);
 }
 
 /* dm-quorum-io.c */

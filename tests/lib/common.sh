@@ -378,3 +378,41 @@ legs_destroy_loop() {
 	fi
 	return 0
 }
+
+## Uevents ##################################################################
+
+UEVENT_LOG=/tmp/uevents.log
+
+# uevents_start: record kernel uevents of block devices (no udevd needed)
+uevents_start() {
+	export SYSTEMD_IGNORE_CHROOT=1
+	: >"$UEVENT_LOG"
+	udevadm monitor --kernel --property --subsystem-match=block >"$UEVENT_LOG" 2>&1 &
+	UEVENT_PID=$!
+	sleep 1	# let it bind its netlink socket before anything happens
+}
+
+uevents_stop() {
+	[ -n "${UEVENT_PID:-}" ] && kill "$UEVENT_PID" 2>/dev/null
+	wait "$UEVENT_PID" 2>/dev/null
+	UEVENT_PID=
+}
+
+# quorum_uevents [VAR=value...]: the dm-quorum uevents recorded so far that
+# have every given variable, one a line, as their variables joined by spaces
+quorum_uevents() {
+	awk -v want="$*" '
+		BEGIN { RS = ""; n = split(want, w, " ") }
+		/DM_TARGET=quorum/ {
+			gsub(/\n/, " ")
+			for (i = 1; i <= n; i++)
+				if (index(" " $0 " ", " " w[i] " ") == 0)
+					next
+			print
+		}' "$UEVENT_LOG"
+}
+
+# quorum_uevent_count [VAR=value...]
+quorum_uevent_count() {
+	quorum_uevents "$@" | wc -l
+}
