@@ -38,7 +38,10 @@ build/%/dm-quorum.ko: FORCE
 	@for f in $(notdir $(SOURCES)); do ln -sfn ../../$$f build/$*/$$f; done
 	$(MAKE) -C /lib/modules/$*/build M=$(SRC)/build/$* $(KBUILD_FLAGS) modules
 
-# INSTALL_MOD_PATH=<dir> installs under <dir> (packaging, tests).
+# INSTALL_MOD_PATH=<dir> installs the module under <dir>, DESTDIR=<dir>
+# the udev rules (packaging, tests).
+UDEVDIR ?= /usr/lib/udev
+
 install: modules
 	@for k in $(KVERS); do \
 		$(MAKE) -C /lib/modules/$$k/build M=$(SRC)/build/$$k \
@@ -46,6 +49,10 @@ install: modules
 		depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $$k || \
 			exit 1; \
 	done
+	install -D -m 644 tools/udev/11-dm-quorum.rules \
+		$(DESTDIR)$(UDEVDIR)/rules.d/11-dm-quorum.rules
+	install -D -m 755 tools/udev/dm-quorum-event \
+		$(DESTDIR)$(UDEVDIR)/dm-quorum-event
 
 deps:
 	$(SRC)/scripts/install-deps.sh

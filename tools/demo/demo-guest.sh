@@ -36,6 +36,18 @@ sums() {
 modprobe dm-mod && modprobe brd rd_nr=3 rd_size=65536 && insmod "$module" ||
 	{ echo "cannot load the modules"; exit 1; }
 dmesg -C
+# what udev would see: the kernel's uevents about the quorum device
+export SYSTEMD_IGNORE_CHROOT=1
+udevadm monitor --kernel --property --subsystem-match=block >/tmp/uevents 2>&1 &
+uevents_shown=0
+# show_uevents: print the dm-quorum uevents sent since the last call
+show_uevents() {
+	sleep 0.5
+	awk 'BEGIN { RS = "" } /DM_TARGET=quorum/ { n++; if (n > skip) { gsub(/\n/, " "); print } }' \
+		skip="$uevents_shown" /tmp/uevents |
+		grep -o 'DM_ACTION=[^ ]*.*DM_QUORUM_[A-Z_]*=[^ ]*' | sed 's/^/  uevent: /'
+	uevents_shown=$(awk 'BEGIN { RS = "" } /DM_TARGET=quorum/ { n++ } END { print n + 0 }' /tmp/uevents)
+}
 
 say "1. Three disks (RAM disks here), each behind a dm-linear device so we can pull one later."
 for i in 0 1 2; do
@@ -46,7 +58,8 @@ say "2. A quorum over them: every write goes to all three, 2 must succeed; reads
 run dmsetup create q --table "0 $SIZE quorum 2 3 /dev/mapper/disk0 /dev/mapper/disk1 /dev/mapper/disk2"
 run dmsetup table q
 run dmsetup status q
-echo "  (status: threshold, #legs, health per leg, then io_errors/mismatches/rewrites per leg, quorum failures)"
+echo "  (status: threshold, #legs, health per leg, then io_errors/mismatches/rewrites"
+echo "   per leg, quorum failures, uevents merged by the rate limit)"
 
 say "3. Write 1 MiB through the quorum; every disk holds the same bytes."
 yes "dm-quorum keeps three copies and checks them on every read." | head -c 1048576 >/tmp/data
@@ -61,6 +74,9 @@ echo "  copies, hashes them when they differ, and returns what the majority hold
 run cmp -n 1048576 /tmp/data $Q && echo "  read back: identical to what was written"
 run dmsetup status q
 echo "  Leg 2 was outvoted (its mismatches counter is 1); the read succeeded."
+echo "  udev is told with a uevent that rules can act on (the shipped"
+echo "  tools/udev/11-dm-quorum.rules logs each one to the system log):"
+show_uevents
 
 say "5. Disk 1 now corrupts the same block differently: three copies, three versions."
 run dd if=/dev/urandom of=/dev/ram1 bs=4k count=1 seek=16 oflag=direct status=none
@@ -68,6 +84,7 @@ run dd if=$Q of=/dev/null bs=1M count=1 iflag=direct status=none
 run dmsetup status q
 echo "  No version has the 2 votes the threshold asks for: the read is refused"
 echo "  (quorum failures: 1) rather than return data nobody can vouch for."
+show_uevents
 
 say "6. Repair: rewrite the range through the quorum; all three copies agree again."
 echo "  (the next version does this itself for outvoted legs: rewrite_corrupted)"
@@ -81,6 +98,7 @@ run dd if=/tmp/data of=$Q bs=64k count=1 oflag=direct status=none
 echo "  The write succeeded on 2 of 3 legs. Disk 1 missed it, so it is out of service:"
 run dmsetup status q
 klog 1
+show_uevents
 run dmsetup info -c -o name,events q
 echo "  (the event number went up: dmeventd and 'dmsetup wait' see the change)"
 run cmp -n 1048576 /tmp/data $Q && echo "  reads still work from the two live legs"
