@@ -30,13 +30,13 @@ static struct quorum_clone *to_qclone(struct bio *clone)
 	return container_of(clone, struct quorum_clone, bio);
 }
 
-static void quorum_complete(struct quorum_io *io, blk_status_t status)
+void quorum_complete(struct quorum_io *io, blk_status_t status)
 {
 	io->bio->bi_status = status;
 	bio_endio(io->bio);
 }
 
-static void quorum_defer(struct quorum_io *io, work_func_t fn)
+void quorum_defer(struct quorum_io *io, work_func_t fn)
 {
 	INIT_WORK(&io->work, fn);
 	queue_work(io->qc->wq, &io->work);
@@ -234,6 +234,8 @@ static void write_done(struct quorum_io *io)
 		status = majority_error(io, failed);
 		quorum_io_failed(io);
 	}
+	if (qc->rewrite_corrupted && io->iter.bi_size)
+		quorum_write_end(io);
 	quorum_complete(io, status);
 }
 
@@ -249,10 +251,21 @@ static void write_endio(struct bio *clone)
 		write_done(io);
 }
 
-static void quorum_write(struct quorum_io *io)
+/* Send a write to the legs live now (it may have been held). */
+void quorum_write_submit(struct quorum_io *io)
 {
+	io->issued = quorum_live_legs(io->qc);
 	alloc_leg_bios(io, false);
 	submit_leg_bios(io, write_endio, write_done);
+}
+
+static void quorum_write(struct quorum_io *io)
+{
+	/* held until an overlapping rewrite ends, then submitted */
+	if (io->qc->rewrite_corrupted && io->iter.bi_size &&
+	    !quorum_write_begin(io))
+		return;
+	quorum_write_submit(io);
 }
 
 /* ---- quorum reads ----------------------------------------------------- */
@@ -263,11 +276,24 @@ static void read_finish(struct quorum_io *io, blk_status_t status)
 	quorum_complete(io, status);
 }
 
+/* The legs in @ok disagree: vote, and rewrite the outvoted legs. */
+static void read_voted(struct quorum_io *io, unsigned long ok)
+{
+	unsigned long outvoted = 0;
+	blk_status_t status = quorum_read_vote(io, ok, &outvoted);
+
+	put_leg_bios(io, true);
+	if (!status && outvoted && io->qc->rewrite_corrupted &&
+	    quorum_rewrite(io, outvoted))
+		return;		/* the read completes after the rewrites */
+	quorum_complete(io, status);
+}
+
 static void read_vote_work(struct work_struct *work)
 {
 	struct quorum_io *io = container_of(work, struct quorum_io, work);
 
-	read_finish(io, quorum_read_vote(io, io->issued & ~failed_legs(io)));
+	read_voted(io, io->issued & ~failed_legs(io));
 }
 
 /*
@@ -289,7 +315,7 @@ static void read_check(struct quorum_io *io, bool in_worker)
 	} else if (quorum_read_agree(io, ok)) {
 		read_finish(io, BLK_STS_OK);
 	} else if (in_worker) {
-		read_finish(io, quorum_read_vote(io, ok));
+		read_voted(io, ok);
 	} else {
 		quorum_defer(io, read_vote_work);
 	}
@@ -328,6 +354,8 @@ static void quorum_read(struct quorum_io *io)
 		return;
 	}
 	io->primary = __ffs(io->issued);
+	if (qc->rewrite_corrupted)
+		quorum_read_snapshot(io);
 	alloc_leg_bios(io, true);
 	submit_leg_bios(io, read_endio, read_last_endio);
 }
@@ -431,6 +459,9 @@ int quorum_io_init(struct quorum_c *qc)
 	if (r)
 		return r;
 	mutex_init(&qc->reserve_lock);
+	spin_lock_init(&qc->rewrite_lock);
+	INIT_LIST_HEAD(&qc->rewrites);
+	INIT_LIST_HEAD(&qc->held_writes);
 	return 0;
 }
 

@@ -200,9 +200,11 @@ static int hash_and_count(struct quorum_io *io, unsigned long ok,
 
 /*
  * The legs in @ok (at least <threshold> of them) disagree: vote.  Puts
- * the winning data in the caller's pages.  May sleep.
+ * the winning data in the caller's pages and the outvoted legs in
+ * @outvoted.  May sleep.
  */
-blk_status_t quorum_read_vote(struct quorum_io *io, unsigned long ok)
+blk_status_t quorum_read_vote(struct quorum_io *io, unsigned long ok,
+			      unsigned long *outvoted)
 {
 	struct quorum_c *qc = io->qc;
 	struct quorum_vote v;
@@ -227,6 +229,7 @@ blk_status_t quorum_read_vote(struct quorum_io *io, unsigned long ok)
 		if (!quorum_voted_for_winner(&v, leg)) {
 			atomic_inc(&qc->legs[leg].mismatches);
 			quorum_io_report_bad(io, leg, BLK_STS_OK);
+			__set_bit(leg, outvoted);
 		}
 	}
 	if (!(ok & BIT(io->primary)) || !quorum_voted_for_winner(&v, io->primary))

@@ -88,17 +88,6 @@ static int quorum_get_leg(struct quorum_c *qc, unsigned int i,
 	return 0;
 }
 
-/* Options whose code is not written yet are refused, not ignored. */
-static int quorum_check_implemented(struct dm_target *ti,
-				    const struct quorum_args *qa)
-{
-	if (qa->rewrite_corrupted) {
-		ti->error = "rewrite_corrupted: not implemented yet";
-		return -EOPNOTSUPP;
-	}
-	return 0;
-}
-
 static int quorum_alloc_hash(struct quorum_c *qc, const char *name)
 {
 	qc->hash = crypto_alloc_shash(name, 0, 0);
@@ -118,8 +107,6 @@ static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	int r;
 
 	r = quorum_parse_args(argc, argv, &qa, &ti->error);
-	if (!r)
-		r = quorum_check_implemented(ti, &qa);
 	if (r)
 		return r;
 
@@ -132,6 +119,7 @@ static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	qc->threshold = qa.threshold;
 	qc->read_pattern = qa.read_pattern;
 	qc->blkverify = qa.blkverify;
+	qc->rewrite_corrupted = qa.rewrite_corrupted;
 	INIT_WORK(&qc->event_work, quorum_event_work);
 	quorum_events_init(qc);
 
@@ -236,10 +224,13 @@ static void quorum_status(struct dm_target *ti, status_type_t type,
 		DMEMIT("%u %u", qc->threshold, qc->nr_legs);
 		for (i = 0; i < qc->nr_legs; i++)
 			DMEMIT(" %s", qc->legs[i].dev->name);
-		if (fifo || qc->blkverify || !default_hash)
-			DMEMIT(" %u", 2 * fifo + qc->blkverify + 2 * !default_hash);
+		if (fifo || qc->blkverify || qc->rewrite_corrupted || !default_hash)
+			DMEMIT(" %u", 2 * fifo + qc->blkverify +
+			       qc->rewrite_corrupted + 2 * !default_hash);
 		if (fifo)
 			DMEMIT(" read_pattern fifo");
+		if (qc->rewrite_corrupted)
+			DMEMIT(" rewrite_corrupted");
 		if (qc->blkverify)
 			DMEMIT(" blkverify");
 		if (!default_hash)
@@ -248,9 +239,10 @@ static void quorum_status(struct dm_target *ti, status_type_t type,
 
 	case STATUSTYPE_IMA:
 		DMEMIT_TARGET_NAME_VERSION(ti->type);
-		DMEMIT(",threshold=%u,legs=%u,read_pattern=%s,blkverify=%c,hash=%s",
-		       qc->threshold, qc->nr_legs,
-		       quorum_read_pattern_name(qc->read_pattern),
+		DMEMIT(",threshold=%u,legs=%u,read_pattern=%s", qc->threshold,
+		       qc->nr_legs, quorum_read_pattern_name(qc->read_pattern));
+		DMEMIT(",rewrite_corrupted=%c,blkverify=%c,hash=%s",
+		       qc->rewrite_corrupted ? 'y' : 'n',
 		       qc->blkverify ? 'y' : 'n', hash);
 		for (i = 0; i < qc->nr_legs; i++)
 			DMEMIT(",leg_%u_name=%s,leg_%u_health=%c", i,
@@ -275,7 +267,7 @@ static int quorum_iterate_devices(struct dm_target *ti,
 
 static struct target_type quorum_target = {
 	.name = "quorum",
-	.version = {1, 2, 0},
+	.version = {1, 3, 0},
 	.module = THIS_MODULE,
 	.ctr = quorum_ctr,
 	.dtr = quorum_dtr,

@@ -30,6 +30,9 @@
 #define QUORUM_READ_MAX_SECTORS	256
 #define QUORUM_READ_MAX_PAGES	(QUORUM_READ_MAX_SECTORS >> (PAGE_SHIFT - SECTOR_SHIFT))
 
+/* Slots of the hashed table of writes per region (rewrite_corrupted). */
+#define QUORUM_SEQ_SLOTS	256
+
 struct quorum_leg {
 	struct dm_dev *dev;
 	atomic_t io_errors;	/* failed reads, writes and flushes */
@@ -43,6 +46,7 @@ struct quorum_c {
 	unsigned int nr_legs;
 	enum quorum_read_pattern read_pattern;
 	bool blkverify;
+	bool rewrite_corrupted;
 	struct crypto_shash *hash;
 	unsigned int digest_size;
 
@@ -68,6 +72,13 @@ struct quorum_c {
 	atomic_t events_merged;		/* reports merged by the rate limit */
 	bool suspended;			/* hold uevents until resume */
 
+	/* rewrite_corrupted: ordering rewrites after writes (-rewrite.c) */
+	spinlock_t rewrite_lock;	/* the four below */
+	struct list_head rewrites;	/* reads rewriting legs */
+	struct list_head held_writes;	/* writes waiting for a rewrite */
+	u32 writes_started[QUORUM_SEQ_SLOTS];
+	u32 writes_done[QUORUM_SEQ_SLOTS];
+
 	struct quorum_leg legs[];
 };
 
@@ -83,6 +94,9 @@ struct quorum_io {
 	unsigned int primary;		/* quorum reads: leg using bio's pages */
 	blk_status_t status[QUORUM_MAX_LEGS];
 	struct bio *leg_bio[QUORUM_MAX_LEGS];	/* quorum reads, until voted */
+	struct list_head node;		/* in rewrites or held_writes */
+	u32 writes_seen;		/* rewrite_corrupted: writes at map */
+	bool writes_idle;		/* ... and none was in flight */
 	struct work_struct work;
 };
 
@@ -132,9 +146,20 @@ int quorum_io_init(struct quorum_c *qc);
 void quorum_io_exit(struct quorum_c *qc);
 int quorum_map_io(struct quorum_c *qc, struct bio *bio);
 
+void quorum_complete(struct quorum_io *io, blk_status_t status);
+void quorum_defer(struct quorum_io *io, work_func_t fn);
+void quorum_write_submit(struct quorum_io *io);
+
 /* dm-quorum-read.c */
 bool quorum_read_agree(struct quorum_io *io, unsigned long ok);
-blk_status_t quorum_read_vote(struct quorum_io *io, unsigned long ok);
+blk_status_t quorum_read_vote(struct quorum_io *io, unsigned long ok,
+			      unsigned long *outvoted);
+
+/* dm-quorum-rewrite.c */
+bool quorum_write_begin(struct quorum_io *io);
+void quorum_write_end(struct quorum_io *io);
+void quorum_read_snapshot(struct quorum_io *io);
+bool quorum_rewrite(struct quorum_io *io, unsigned long legs);
 
 /* dm-quorum.c */
 void quorum_leg_failed(struct quorum_c *qc, unsigned int leg);

@@ -86,11 +86,21 @@ echo "  No version has the 2 votes the threshold asks for: the read is refused"
 echo "  (quorum failures: 1) rather than return data nobody can vouch for."
 show_uevents
 
-say "6. Repair: rewrite the range through the quorum; all three copies agree again."
-echo "  (the next version does this itself for outvoted legs: rewrite_corrupted)"
+say "6. Repair by hand: rewrite the range through the quorum; the copies agree again."
 run dd if=/tmp/data of=$Q bs=1M oflag=direct status=none
 run cmp -n 1048576 /tmp/data $Q && echo "  read back: identical"
 sums
+
+say "6b. Or let reads repair: reload the table with rewrite_corrupted, corrupt disk 2 again."
+run dmsetup reload q --table "0 $SIZE quorum 2 3 /dev/mapper/disk0 /dev/mapper/disk1 /dev/mapper/disk2 1 rewrite_corrupted"
+run dmsetup resume q
+run dd if=/dev/urandom of=/dev/ram2 bs=4k count=4 seek=100 oflag=direct status=none
+sums
+run dd if=$Q of=/dev/null bs=1M count=1 iflag=direct status=none
+echo "  The read voted disk 2 down and wrote the winning data back over it:"
+sums
+run dmsetup status q
+show_uevents
 
 say "7. Disk 1 dies (its table is swapped for the error target)."
 run reload disk1 "0 $SIZE error"

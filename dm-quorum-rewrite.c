@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-quorum rewrite_corrupted: write the winning data of a voted read
+ * back to the legs that were outvoted (QEMU's quorum_rewrite_bad_versions),
+ * without ever putting older data over newer.
+ *
+ * A read votes on what the legs held when it read them.  If a write to
+ * the same range started since, or was in flight then, the winner may
+ * already be stale: rewriting it would undo the write on the outvoted
+ * legs.  So writes are counted per region (started and finished, in a
+ * small hashed table), a read notes the count when it is mapped, and a
+ * rewrite goes ahead only if no overlapping write was in flight then and
+ * none has started since.  While a rewrite is in flight, overlapping
+ * writes are held and go out when it ends.  A collision in the hashed
+ * table can only skip a rewrite, never allow a wrong one; a skipped
+ * rewrite is simply left for the next read of the range.
+ */
+#include "dm-quorum.h"
+
+/* Writes are counted in 64 KiB regions. */
+#define REGION_SHIFT	(16 - SECTOR_SHIFT)
+
+static bool overlap(const struct quorum_io *a, const struct quorum_io *b)
+{
+	sector_t a_end = a->iter.bi_sector + (a->iter.bi_size >> SECTOR_SHIFT);
+	sector_t b_end = b->iter.bi_sector + (b->iter.bi_size >> SECTOR_SHIFT);
+
+	return a->iter.bi_sector < b_end && b->iter.bi_sector < a_end;
+}
+
+/* The first region @io covers and how many table slots that takes. */
+static void region_span(const struct quorum_io *io, u64 *first,
+			unsigned int *count)
+{
+	sector_t last = io->iter.bi_sector +
+			(io->iter.bi_size >> SECTOR_SHIFT) - 1;
+
+	*first = io->iter.bi_sector >> REGION_SHIFT;
+	*count = min_t(u64, QUORUM_SEQ_SLOTS, (last >> REGION_SHIFT) - *first + 1);
+}
+
+static unsigned int slot_of(u64 region)
+{
+	return region % QUORUM_SEQ_SLOTS;
+}
+
+/* Count one more write on each region of @io in @table. */
+static void count_write(const struct quorum_io *io, u32 *table)
+{
+	unsigned int n;
+	u64 r;
+
+	for (region_span(io, &r, &n); n; n--, r++)
+		table[slot_of(r)]++;
+}
+
+static bool held_by_rewrite(struct quorum_c *qc, struct quorum_io *io)
+{
+	struct quorum_io *r;
+
+	list_for_each_entry(r, &qc->rewrites, node)
+		if (overlap(r, io))
+			return true;
+	return false;
+}
+
+/*
+ * A write with data is about to go to the legs.  Returns false if it
+ * must wait for an overlapping rewrite: it is then sent when that ends.
+ */
+bool quorum_write_begin(struct quorum_io *io)
+{
+	struct quorum_c *qc = io->qc;
+	unsigned long flags;
+
+	spin_lock_irqsave(&qc->rewrite_lock, flags);
+	if (held_by_rewrite(qc, io)) {
+		list_add_tail(&io->node, &qc->held_writes);
+		spin_unlock_irqrestore(&qc->rewrite_lock, flags);
+		return false;
+	}
+	count_write(io, qc->writes_started);
+	spin_unlock_irqrestore(&qc->rewrite_lock, flags);
+	return true;
+}
+
+/* A write that quorum_write_begin() let go has completed on every leg. */
+void quorum_write_end(struct quorum_io *io)
+{
+	struct quorum_c *qc = io->qc;
+	unsigned long flags;
+
+	spin_lock_irqsave(&qc->rewrite_lock, flags);
+	count_write(io, qc->writes_done);
+	spin_unlock_irqrestore(&qc->rewrite_lock, flags);
+}
+
+/* Sum of the writes started over @io's regions; all finished? */
+static u32 write_count(struct quorum_c *qc, struct quorum_io *io, bool *idle)
+{
+	unsigned int n, slot;
+	u32 sum = 0;
+	u64 r;
+
+	*idle = true;
+	for (region_span(io, &r, &n); n; n--, r++) {
+		slot = slot_of(r);
+		sum += qc->writes_started[slot];
+		if (qc->writes_started[slot] != qc->writes_done[slot])
+			*idle = false;
+	}
+	return sum;
+}
+
+/* A quorum read is mapped: note the writes to its range so far. */
+void quorum_read_snapshot(struct quorum_io *io)
+{
+	struct quorum_c *qc = io->qc;
+	unsigned long flags;
+
+	spin_lock_irqsave(&qc->rewrite_lock, flags);
+	io->writes_seen = write_count(qc, io, &io->writes_idle);
+	spin_unlock_irqrestore(&qc->rewrite_lock, flags);
+}
+
+static void rewrite_done(struct quorum_io *io)
+{
+	struct quorum_c *qc = io->qc;
+	struct quorum_io *w, *tmp;
+	LIST_HEAD(released);
+
+	spin_lock_irq(&qc->rewrite_lock);
+	list_del(&io->node);
+	list_for_each_entry_safe(w, tmp, &qc->held_writes, node)
+		if (!held_by_rewrite(qc, w))
+			list_move_tail(&w->node, &released);
+	spin_unlock_irq(&qc->rewrite_lock);
+
+	list_for_each_entry_safe(w, tmp, &released, node) {
+		list_del(&w->node);
+		if (quorum_write_begin(w))
+			quorum_write_submit(w);
+	}
+	quorum_complete(io, BLK_STS_OK);
+}
+
+static void rewrite_done_work(struct work_struct *work)
+{
+	rewrite_done(container_of(work, struct quorum_io, work));
+}
+
+static void rewrite_endio(struct bio *clone)
+{
+	struct quorum_clone *qclone = container_of(clone, struct quorum_clone, bio);
+	struct quorum_io *io = qclone->io;
+	struct quorum_leg *leg = &io->qc->legs[qclone->leg];
+
+	/* a failed repair is counted, nothing more: the leg stays outvoted */
+	if (clone->bi_status)
+		atomic_inc(&leg->io_errors);
+	else
+		atomic_inc(&leg->rewrites);
+	bio_put(clone);
+	if (atomic_dec_and_test(&io->pending))
+		quorum_defer(io, rewrite_done_work);	/* may take a mutex */
+}
+
+/*
+ * Write the caller's pages, which hold the winning data, to the legs in
+ * @legs.  Returns false, doing nothing, if a write to the range may have
+ * made the winner stale; else the read completes when the rewrites have.
+ * Runs in the workqueue.
+ */
+bool quorum_rewrite(struct quorum_io *io, unsigned long legs)
+{
+	struct quorum_c *qc = io->qc;
+	unsigned int leg;
+	bool idle;
+
+	spin_lock_irq(&qc->rewrite_lock);
+	if (!io->writes_idle || write_count(qc, io, &idle) != io->writes_seen) {
+		spin_unlock_irq(&qc->rewrite_lock);
+		return false;
+	}
+	list_add_tail(&io->node, &qc->rewrites);
+	spin_unlock_irq(&qc->rewrite_lock);
+
+	/* One at a time: each is submitted before the next is allocated. */
+	atomic_set(&io->pending, hweight_long(legs) + 1);
+	for_each_leg(leg, legs) {
+		struct bio *clone = bio_alloc_clone(qc->legs[leg].dev->bdev,
+						    io->bio, GFP_NOIO, &qc->bs);
+		struct quorum_clone *qclone = container_of(clone, struct quorum_clone, bio);
+
+		clone->bi_opf = REQ_OP_WRITE | REQ_SYNC;
+		clone->bi_iter.bi_sector = io->sector;
+		clone->bi_end_io = rewrite_endio;
+		qclone->io = io;
+		qclone->leg = leg;
+		submit_bio_noacct(clone);
+	}
+	if (atomic_dec_and_test(&io->pending))
+		rewrite_done(io);
+	return true;
+}
