@@ -20,15 +20,9 @@
  * (hashing for a vote, allocating the next fifo clone) always does.
  */
 #include <linux/blkdev.h>
-#include <linux/highmem.h>
 
 #include "dm-quorum.h"
 #include "dm-quorum-vote.h"
-
-static struct quorum_clone *to_qclone(struct bio *clone)
-{
-	return container_of(clone, struct quorum_clone, bio);
-}
 
 void quorum_complete(struct quorum_io *io, blk_status_t status)
 {

@@ -151,7 +151,7 @@ static void rewrite_done_work(struct work_struct *work)
 
 static void rewrite_endio(struct bio *clone)
 {
-	struct quorum_clone *qclone = container_of(clone, struct quorum_clone, bio);
+	struct quorum_clone *qclone = to_qclone(clone);
 	struct quorum_io *io = qclone->io;
 	struct quorum_leg *leg = &io->qc->legs[qclone->leg];
 
@@ -190,7 +190,7 @@ bool quorum_rewrite(struct quorum_io *io, unsigned long legs)
 	for_each_leg(leg, legs) {
 		struct bio *clone = bio_alloc_clone(qc->legs[leg].dev->bdev,
 						    io->bio, GFP_NOIO, &qc->bs);
-		struct quorum_clone *qclone = container_of(clone, struct quorum_clone, bio);
+		struct quorum_clone *qclone = to_qclone(clone);
 
 		clone->bi_opf = REQ_OP_WRITE | REQ_SYNC;
 		clone->bi_iter.bi_sector = io->sector;

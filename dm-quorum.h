@@ -107,6 +107,11 @@ struct quorum_clone {
 	struct bio bio;		/* must be last */
 };
 
+static inline struct quorum_clone *to_qclone(struct bio *clone)
+{
+	return container_of(clone, struct quorum_clone, bio);
+}
+
 #define for_each_leg(leg, mask) \
 	for_each_set_bit(leg, &(mask), QUORUM_MAX_LEGS)
 
