@@ -30,10 +30,22 @@ void quorum_complete(struct quorum_io *io, blk_status_t status)
 	bio_endio(io->bio);
 }
 
+/* Completion work: it frees reserve memory and never waits for it. */
 void quorum_defer(struct quorum_io *io, work_func_t fn)
 {
 	INIT_WORK(&io->work, fn);
 	queue_work(io->qc->wq, &io->work);
+}
+
+/*
+ * Work that waits for reserve memory, on a queue of its own: if it shared
+ * the completion queue's rescuer under memory pressure, it could block
+ * the very completions that would free what it waits for.
+ */
+void quorum_defer_alloc(struct quorum_io *io, work_func_t fn)
+{
+	INIT_WORK(&io->work, fn);
+	queue_work(io->qc->alloc_wq, &io->work);
 }
 
 /* ---- error vote ------------------------------------------------------- */
@@ -85,6 +97,8 @@ static struct bio *alloc_clone(struct quorum_io *io, unsigned int leg,
 	clone = bio_alloc_clone(qc->legs[leg].dev->bdev, io->bio, gfp, &qc->bs);
 	if (!clone)
 		return NULL;
+	/* dm core polls only its own clone, never the legs' */
+	bio_clear_polled(clone);
 	clone->bi_iter.bi_sector = io->sector;
 	to_qclone(clone)->io = io;
 	to_qclone(clone)->leg = leg;
@@ -114,6 +128,7 @@ static struct bio *alloc_read_buffer(struct quorum_io *io, unsigned int leg,
 			       io->bio->bi_opf, gfp, &qc->bs);
 	if (!bio)
 		return NULL;
+	bio_clear_polled(bio);
 	bio->bi_iter.bi_sector = io->sector;
 	bio->bi_ioprio = io->bio->bi_ioprio;
 	to_qclone(bio)->io = io;
@@ -215,13 +230,14 @@ static void write_done(struct quorum_io *io)
 	unsigned int leg;
 
 	/*
-	 * A leg that missed a write another leg took holds stale data from
-	 * now on.  When every leg failed, none is behind another (and a
-	 * write-zeroes no leg supports must not kill them all): keep them.
+	 * A leg that missed a write the caller was told succeeded holds
+	 * stale data from then on: take it out of service.  A write that
+	 * failed its quorum acknowledged nothing the failed legs lack, so
+	 * they stay (and a write-zeroes no leg supports kills nothing).
 	 */
 	for_each_leg(leg, failed) {
 		leg_io_error(io, leg);
-		if (ok)
+		if (ok >= qc->threshold)
 			quorum_leg_failed(qc, leg);
 	}
 	if (ok < qc->threshold) {
@@ -270,6 +286,15 @@ static void read_finish(struct quorum_io *io, blk_status_t status)
 	quorum_complete(io, status);
 }
 
+static void read_rewrite_work(struct work_struct *work)
+{
+	struct quorum_io *io = container_of(work, struct quorum_io, work);
+
+	if (!quorum_rewrite(io, io->rewrite_legs))
+		quorum_complete(io, BLK_STS_OK);
+	/* else the read completes after the rewrites */
+}
+
 /* The legs in @ok disagree: vote, and rewrite the outvoted legs. */
 static void read_voted(struct quorum_io *io, unsigned long ok)
 {
@@ -277,9 +302,11 @@ static void read_voted(struct quorum_io *io, unsigned long ok)
 	blk_status_t status = quorum_read_vote(io, ok, &outvoted);
 
 	put_leg_bios(io, true);
-	if (!status && outvoted && io->qc->rewrite_corrupted &&
-	    quorum_rewrite(io, outvoted))
-		return;		/* the read completes after the rewrites */
+	if (!status && outvoted && io->qc->rewrite_corrupted) {
+		io->rewrite_legs = outvoted;
+		quorum_defer_alloc(io, read_rewrite_work);
+		return;
+	}
 	quorum_complete(io, status);
 }
 
@@ -378,7 +405,7 @@ static void fifo_endio(struct bio *clone)
 	leg_io_error(io, leg);
 	io->next_leg = leg + 1;
 	/* The next clone is allocated with GFP_NOIO: not here. */
-	quorum_defer(io, fifo_next_work);
+	quorum_defer_alloc(io, fifo_next_work);
 }
 
 /* Read the next live leg; when none is left, return the last error. */

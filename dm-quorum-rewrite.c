@@ -162,14 +162,14 @@ static void rewrite_endio(struct bio *clone)
 		atomic_inc(&leg->rewrites);
 	bio_put(clone);
 	if (atomic_dec_and_test(&io->pending))
-		quorum_defer(io, rewrite_done_work);	/* may take a mutex */
+		quorum_defer_alloc(io, rewrite_done_work); /* held writes */
 }
 
 /*
  * Write the caller's pages, which hold the winning data, to the legs in
  * @legs.  Returns false, doing nothing, if a write to the range may have
  * made the winner stale; else the read completes when the rewrites have.
- * Runs in the workqueue.
+ * Runs in the allocating workqueue.
  */
 bool quorum_rewrite(struct quorum_io *io, unsigned long legs)
 {
@@ -177,6 +177,9 @@ bool quorum_rewrite(struct quorum_io *io, unsigned long legs)
 	unsigned int leg;
 	bool idle;
 
+	legs &= quorum_live_legs(qc);	/* a leg may have died since */
+	if (!legs)
+		return false;
 	spin_lock_irq(&qc->rewrite_lock);
 	if (!io->writes_idle || write_count(qc, io, &idle) != io->writes_seen) {
 		spin_unlock_irq(&qc->rewrite_lock);
@@ -192,7 +195,7 @@ bool quorum_rewrite(struct quorum_io *io, unsigned long legs)
 						    io->bio, GFP_NOIO, &qc->bs);
 		struct quorum_clone *qclone = to_qclone(clone);
 
-		clone->bi_opf = REQ_OP_WRITE | REQ_SYNC;
+		clone->bi_opf = REQ_OP_WRITE | REQ_SYNC;	/* never REQ_POLLED */
 		clone->bi_iter.bi_sector = io->sector;
 		clone->bi_end_io = rewrite_endio;
 		qclone->io = io;

@@ -35,7 +35,7 @@ void quorum_leg_failed(struct quorum_c *qc, unsigned int leg)
 {
 	if (test_and_set_bit(leg, &qc->dead))
 		return;
-	DMERR_LIMIT("leg %u (%s) failed a write and is now out of service",
+	DMERR_LIMIT("leg %u (%s) missed a write and is now out of service",
 		    leg, qc->legs[leg].dev->name);
 	schedule_work(&qc->event_work);
 }
@@ -49,6 +49,8 @@ static void quorum_free(struct quorum_c *qc)
 
 	quorum_events_suspend(qc);
 	cancel_work_sync(&qc->event_work);
+	if (qc->alloc_wq)
+		destroy_workqueue(qc->alloc_wq);
 	if (qc->wq)
 		destroy_workqueue(qc->wq);
 	quorum_io_exit(qc);
@@ -94,6 +96,11 @@ static int quorum_alloc_hash(struct quorum_c *qc, const char *name)
 	if (IS_ERR(qc->hash)) {
 		qc->ti->error = "Unknown hash algorithm";
 		return PTR_ERR(qc->hash);
+	}
+	/* an hmac would need a key the table cannot give: refuse it */
+	if (crypto_shash_get_flags(qc->hash) & CRYPTO_TFM_NEED_KEY) {
+		qc->ti->error = "Keyed hash algorithms cannot be used";
+		return -EINVAL;
 	}
 	qc->digest_size = crypto_shash_digestsize(qc->hash);
 	return 0;
@@ -141,7 +148,8 @@ static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 
 	qc->wq = alloc_workqueue("kquorumd", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
-	if (!qc->wq) {
+	qc->alloc_wq = alloc_workqueue("kquorumd_alloc", WQ_MEM_RECLAIM, 0);
+	if (!qc->wq || !qc->alloc_wq) {
 		ti->error = "Cannot allocate workqueue";
 		r = -ENOMEM;
 		goto bad;
@@ -267,7 +275,7 @@ static int quorum_iterate_devices(struct dm_target *ti,
 
 static struct target_type quorum_target = {
 	.name = "quorum",
-	.version = {1, 3, 0},
+	.version = {1, 3, 1},
 	.module = THIS_MODULE,
 	.ctr = quorum_ctr,
 	.dtr = quorum_dtr,

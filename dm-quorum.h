@@ -64,7 +64,8 @@ struct quorum_c {
 	struct mutex reserve_lock;	/* one I/O at a time on the reserves */
 	mempool_t digest_pool;		/* digests of one vote */
 
-	struct workqueue_struct *wq;
+	struct workqueue_struct *wq;		/* completions, events */
+	struct workqueue_struct *alloc_wq;	/* work that allocates */
 	struct work_struct event_work;
 
 	/* uevents: one rate limit per leg for REPORT_BAD, one for FAILURE */
@@ -95,6 +96,7 @@ struct quorum_io {
 	blk_status_t status[QUORUM_MAX_LEGS];
 	struct bio *leg_bio[QUORUM_MAX_LEGS];	/* quorum reads, until voted */
 	struct list_head node;		/* in rewrites or held_writes */
+	unsigned long rewrite_legs;	/* outvoted legs to rewrite */
 	u32 writes_seen;		/* rewrite_corrupted: writes at map */
 	bool writes_idle;		/* ... and none was in flight */
 	struct work_struct work;
@@ -153,6 +155,7 @@ int quorum_map_io(struct quorum_c *qc, struct bio *bio);
 
 void quorum_complete(struct quorum_io *io, blk_status_t status);
 void quorum_defer(struct quorum_io *io, work_func_t fn);
+void quorum_defer_alloc(struct quorum_io *io, work_func_t fn);
 void quorum_write_submit(struct quorum_io *io);
 
 /* dm-quorum-read.c */
