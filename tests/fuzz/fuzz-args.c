@@ -18,7 +18,6 @@
 #include "fuzz.h"
 #include "dm-quorum-args.h"
 
-
 /* Inputs longer than any table line dm-quorum could get add nothing. */
 #define MAX_INPUT	4096
 

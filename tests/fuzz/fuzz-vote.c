@@ -18,7 +18,6 @@
 #include "fuzz.h"
 #include "dm-quorum-vote.h"
 
-
 #define ALL_LEGS	((1UL << QUORUM_MAX_LEGS) - 1)
 #define MASK_BYTES	8
 
