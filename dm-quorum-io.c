@@ -369,6 +369,7 @@ static void quorum_read(struct quorum_io *io)
 {
 	struct quorum_c *qc = io->qc;
 
+	io->issued = quorum_live_legs(qc);
 	if (hweight_long(io->issued) < qc->threshold) {
 		quorum_io_failed(io);
 		quorum_complete(io, BLK_STS_IOERR);
@@ -452,7 +453,6 @@ int quorum_map_io(struct quorum_c *qc, struct bio *bio)
 		return DM_MAPIO_SUBMITTED;
 	}
 
-	io->issued = quorum_live_legs(qc);
 	if (read)
 		quorum_read(io);
 	else

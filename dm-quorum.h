@@ -140,11 +140,12 @@ static inline void quorum_io_report_bad(struct quorum_io *io, unsigned int leg,
 /* @io failed for want of a quorum (counted in status and reported). */
 static inline void quorum_io_failed(struct quorum_io *io)
 {
+	enum quorum_op op = quorum_io_op(io);
+
 	atomic_inc(&io->qc->quorum_failures);
 	/* QEMU reports no QUORUM_FAILURE for a flush */
-	if (quorum_io_op(io) != QUORUM_OP_FLUSH)
-		quorum_report_failure(io->qc, quorum_io_op(io),
-				      io->iter.bi_sector,
+	if (op != QUORUM_OP_FLUSH)
+		quorum_report_failure(io->qc, op, io->iter.bi_sector,
 				      io->iter.bi_size >> SECTOR_SHIFT);
 }
 
