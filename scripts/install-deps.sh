@@ -16,7 +16,7 @@ PACKAGES=(
 	qemu-system-x86 qemu-utils busybox-static cpio xz-utils zstd kmod udev
 	util-linux e2fsprogs dmsetup fio mdadm xxd
 	# unit tests, lint, plots
-	libcmocka-dev clang libclang-rt-14-dev sparse cppcheck shellcheck
+	libcmocka-dev clang libclang-rt-14-dev sparse cppcheck shellcheck python3 pyflakes3
 	gnuplot-nox blktrace
 )
 

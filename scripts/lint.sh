@@ -5,7 +5,7 @@
 #   checkpatch.pl --strict   kernel sources (from Debian's linux-source)
 #   sparse (C=2) and W=1     a build per installed kernel
 #   cppcheck                 the code that also builds in userspace
-#   the scripts              shellcheck -S warning
+#   the scripts              shellcheck -S warning, pyflakes3
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -72,10 +72,23 @@ run_shellcheck() {
 	shellcheck -x -S warning "${scripts[@]}" || finding
 }
 
+# Every tracked file whose first line is a python shebang.
+python_scripts() {
+	git ls-files -z | xargs -0 awk 'FNR == 1 && /^#!.*python/ { print FILENAME } { nextfile }'
+}
+
+run_pyflakes() {
+	local -a scripts
+	step "pyflakes"
+	mapfile -t scripts < <(python_scripts)
+	((${#scripts[@]} == 0)) || pyflakes3 "${scripts[@]}" || finding
+}
+
 run_checkpatch
 run_sparse
 run_cppcheck
 run_shellcheck
+run_pyflakes
 
 if [ "$failed" -ne 0 ]; then
 	echo "lint: findings above"

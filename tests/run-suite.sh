@@ -31,6 +31,8 @@ LTS_SERIES=(6.1 6.12)
 PASSED=0
 FAILED=0
 SKIPPED=()
+# "<kver> <case>: <note>" and the log file of each failure, recapped last
+FAILURES=()
 
 die() {
 	echo "run-suite: $*" >&2
@@ -109,7 +111,10 @@ count() {
 	case $3 in
 	PASS) PASSED=$((PASSED + 1)) ;;
 	SKIP) SKIPPED+=("$1 $2${5:+: $5}") ;;
-	*) FAILED=$((FAILED + 1)) ;;
+	*)
+		FAILED=$((FAILED + 1))
+		FAILURES+=("$1 $2${5:+: $5}")
+		;;
 	esac
 	echo "$line${5:+ - $5}"
 }
@@ -190,7 +195,7 @@ run_kernel() {
 	mkdir -p "$dir"
 	echo "=== $kver: $# case(s), module ${ko:-<none>}, results $dir"
 	"$BOOT" --kver "$kver" --results "$dir" --timeout "$(vm_timeout "$@")" \
-		${ko:+--keep "$ko"} -- "$RUNNER" "$ko" "$dir" "$@" || rc=$?
+		${ko:+--keep "$(dirname "$ko")"} -- "$RUNNER" "$ko" "$dir" "$@" || rc=$?
 	((rc != 130)) || exit 130 # interrupted
 	echo "=== $kver: VM run took $((SECONDS - start))s"
 	report "$kver" "$dir" "$rc" "$@"
@@ -214,6 +219,38 @@ run_host() {
 			show_failure "$dir" "$name"
 		fi
 	done
+}
+
+# The failures again, right above the closing line: a CI log is often
+# only read from its tail. The first few with their output's last lines.
+recap_failures() {
+	local root=$1 f kver name n=0
+	for f in "${FAILURES[@]}"; do
+		n=$((n + 1))
+		if ((n > 12)); then
+			echo "FAILED: ... and $((${#FAILURES[@]} - 12)) more (see above)"
+			break
+		fi
+		echo "FAILED: $f"
+		read -r kver name _ <<<"$f"
+		name=${name%:}
+		((n <= 3)) && [[ -s "$root/$kver/$name.out" ]] || continue
+		tail -n 6 "$root/$kver/$name.out" | indent
+	done
+}
+
+# QEMU's half of the differential test (tests/diff/qemu-diff.py) runs here
+# on the host, where QEMU starts 40 times faster than in the TCG guest; the
+# case reads the outcomes from $QUORUM_DIFF_EXPECT.
+prepare_qemu_diff() {
+	local root=$1 out=$1/qemu-diff.json
+	shift
+	[[ " $* " == *-qemu-differential* ]] || return 0
+	/usr/bin/python3 "$HERE/diff/qemu-diff.py" qemu --out "$out" \
+		--workdir "$root/qemu-diff" --count "${QUORUM_DIFF_COUNT:-200}" \
+		${QUORUM_DIFF_SEED:+--seed "$QUORUM_DIFF_SEED"} >/dev/null ||
+		die "QEMU's half of the differential test failed"
+	export QUORUM_DIFF_EXPECT=$out
 }
 
 main() {
@@ -248,6 +285,7 @@ main() {
 	mkdir -p "$root"
 	ln -sfn "$stamp" "$REPO/results/latest"
 	((host == 0)) || run_host "$root"
+	prepare_qemu_diff "$root" "${cases[@]}"
 	for kver in "${kvers[@]}"; do
 		run_kernel "$kver" "$root" "${cases[@]}"
 	done
@@ -256,6 +294,7 @@ main() {
 	for s in "${SKIPPED[@]}"; do
 		echo "skipped: $s"
 	done
+	recap_failures "$root"
 	echo "$PASSED passed, $FAILED failed$( ((${#SKIPPED[@]} == 0)) || echo ", ${#SKIPPED[@]} skipped")"
 	((FAILED == 0))
 }

@@ -144,8 +144,8 @@ kernel_image() {
 	echo "$elf"
 }
 
-# Print the paths (colon-separated) the guest must keep visible although
-# they are below a tmpfs it mounts (e.g. a CI clone under /tmp).
+# Print the directories (colon-separated) the guest must keep visible
+# although they are below a tmpfs it mounts (e.g. a CI clone under /tmp).
 keep_list() {
 	local p list=""
 	for p in "$@"; do
