@@ -5,7 +5,9 @@
  *   <threshold> <#legs> <leg_dev>... [<#opt_args> <opt_arg>...]
  *
  * Optional arguments: read_pattern quorum|fifo, rewrite_corrupted,
- * blkverify, hash <shash algorithm>.
+ * blkverify, hash <shash algorithm>, region_size <sectors>.
+ *
+ * And the messages of `dmsetup message <dev> 0 ...` (quorum_parse_message).
  *
  * Every refusal sets *error to a message naming what is wrong, the way
  * ti->error is used by the in-tree targets.
@@ -112,11 +114,27 @@ static int parse_hash(struct arg_cursor *c, struct quorum_args *qa,
 	return 0;
 }
 
+static int parse_region_size(struct arg_cursor *c, struct quorum_args *qa,
+			     char **error)
+{
+	unsigned int v;
+
+	if (parse_uint(shift_arg(c), ~0U, &v))
+		return fail(error, "region_size requires a number of sectors");
+	/* a power of two of at least a page, so regions hold whole pages */
+	if (v < QUORUM_MIN_REGION_SECTORS || v > QUORUM_MAX_REGION_SECTORS ||
+	    (v & (v - 1)))
+		return fail(error, "Invalid region_size: a power of two from 8 to 2097152 sectors");
+	qa->region_sectors = v;
+	return 0;
+}
+
 enum opt_bit {
 	OPT_READ_PATTERN = 1 << 0,
 	OPT_REWRITE = 1 << 1,
 	OPT_BLKVERIFY = 1 << 2,
 	OPT_HASH = 1 << 3,
+	OPT_REGION_SIZE = 1 << 4,
 };
 
 /* Parse one keyword and its value; @seen catches repeated options. */
@@ -134,6 +152,8 @@ static int parse_one_opt(struct arg_cursor *c, struct quorum_args *qa,
 		bit = OPT_BLKVERIFY;
 	else if (!strcmp(key, "hash"))
 		bit = OPT_HASH;
+	else if (!strcmp(key, "region_size"))
+		bit = OPT_REGION_SIZE;
 	else
 		return fail(error, "Unknown optional argument");
 
@@ -146,6 +166,8 @@ static int parse_one_opt(struct arg_cursor *c, struct quorum_args *qa,
 		return parse_read_pattern(c, qa, error);
 	case OPT_HASH:
 		return parse_hash(c, qa, error);
+	case OPT_REGION_SIZE:
+		return parse_region_size(c, qa, error);
 	case OPT_REWRITE:
 		qa->rewrite_corrupted = true;
 		return 0;
@@ -201,6 +223,7 @@ int quorum_parse_args(unsigned int argc, char **argv, struct quorum_args *qa,
 	memset(qa, 0, sizeof(*qa));
 	qa->read_pattern = QUORUM_READ_QUORUM;
 	qa->hash = QUORUM_DEFAULT_HASH;
+	qa->region_sectors = QUORUM_DEFAULT_REGION_SECTORS;
 
 	r = parse_legs(&c, qa, error);
 	if (!r)
@@ -213,4 +236,72 @@ int quorum_parse_args(unsigned int argc, char **argv, struct quorum_args *qa,
 const char *quorum_read_pattern_name(enum quorum_read_pattern rp)
 {
 	return rp == QUORUM_READ_FIFO ? "fifo" : "quorum";
+}
+
+/* ---- messages --------------------------------------------------------- */
+
+struct msg_spec {
+	const char *name;
+	enum quorum_msg_op op;
+	bool leg;		/* takes <leg> */
+	bool dev;		/* takes <dev> */
+	const char *usage;
+};
+
+static const struct msg_spec msg_specs[] = {
+	{ "rewrite", QUORUM_MSG_REWRITE, true, false, "rewrite <leg>" },
+	{ "replace", QUORUM_MSG_REPLACE, true, true, "replace <leg> <dev>" },
+	{ "fail", QUORUM_MSG_FAIL, true, false, "fail <leg>" },
+	{ "reinstate", QUORUM_MSG_REINSTATE, true, false, "reinstate <leg>" },
+	{ "add_leg", QUORUM_MSG_ADD_LEG, false, true, "add_leg <dev>" },
+	{ "remove_leg", QUORUM_MSG_REMOVE_LEG, true, false, "remove_leg <leg>" },
+	{ "check", QUORUM_MSG_CHECK, false, false, "check" },
+	{ "repair", QUORUM_MSG_REPAIR, false, false, "repair" },
+	{ "idle", QUORUM_MSG_IDLE, false, false, "idle" },
+	{ .name = NULL }
+};
+
+static int parse_leg_index(const char *s, unsigned int nr_legs,
+			   unsigned int *leg, char **error)
+{
+	if (parse_uint(s, ~0U, leg))
+		return fail(error, "Invalid leg: expected a leg index (0, 1, ...)");
+	if (*leg >= nr_legs)
+		return fail(error, "No such leg");
+	return 0;
+}
+
+int quorum_parse_message(unsigned int argc, char **argv, unsigned int nr_legs,
+			 struct quorum_msg *msg, char **error)
+{
+	const struct msg_spec *spec;
+	unsigned int want;
+
+	memset(msg, 0, sizeof(*msg));
+	if (!argc)
+		return fail(error, "Empty message");
+	for (spec = msg_specs; spec->name; spec++)
+		if (!strcmp(argv[0], spec->name))
+			break;
+	if (!spec->name)
+		return fail(error, "Unknown message");
+	*error = (char *)spec->usage;
+	want = 1 + spec->leg + spec->dev;
+	if (argc != want)
+		return -EINVAL;
+	msg->op = spec->op;
+	if (spec->leg && parse_leg_index(argv[1], nr_legs, &msg->leg, error))
+		return -EINVAL;
+	if (spec->dev) {
+		msg->dev = argv[want - 1];
+		if (!*msg->dev)
+			return fail(error, "Empty device name");
+	}
+	*error = NULL;
+	return 0;
+}
+
+const char *quorum_msg_name(enum quorum_msg_op op)
+{
+	return msg_specs[op].name;
 }

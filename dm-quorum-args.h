@@ -21,6 +21,15 @@
 /* CRYPTO_MAX_ALG_NAME, which userspace does not have */
 #define QUORUM_HASH_NAME_MAX	128
 
+/*
+ * Writes missed by a leg are remembered per region, and the resync and
+ * scrub engine works region by region.  The default keeps the in-memory
+ * map at 128 KiB per leg and TiB of device.
+ */
+#define QUORUM_DEFAULT_REGION_SECTORS	2048
+#define QUORUM_MIN_REGION_SECTORS	8
+#define QUORUM_MAX_REGION_SECTORS	2097152
+
 enum quorum_read_pattern {
 	QUORUM_READ_QUORUM,
 	QUORUM_READ_FIFO,
@@ -34,11 +43,40 @@ struct quorum_args {
 	bool rewrite_corrupted;
 	bool blkverify;
 	const char *hash;		/* never NULL after a successful parse */
+	unsigned int region_sectors;	/* a power of two */
+};
+
+/* `dmsetup message <dev> 0 <message>`; the order is msg_specs[]'s. */
+enum quorum_msg_op {
+	QUORUM_MSG_REWRITE,
+	QUORUM_MSG_REPLACE,
+	QUORUM_MSG_FAIL,
+	QUORUM_MSG_REINSTATE,
+	QUORUM_MSG_ADD_LEG,
+	QUORUM_MSG_REMOVE_LEG,
+	QUORUM_MSG_CHECK,
+	QUORUM_MSG_REPAIR,
+	QUORUM_MSG_IDLE,
+};
+
+struct quorum_msg {
+	enum quorum_msg_op op;
+	unsigned int leg;		/* rewrite, replace, fail, ... */
+	const char *dev;		/* replace, add_leg: from argv */
 };
 
 int quorum_parse_args(unsigned int argc, char **argv, struct quorum_args *qa,
 		      char **error);
 
 const char *quorum_read_pattern_name(enum quorum_read_pattern rp);
+
+/*
+ * Checks the message's words and the leg index against @nr_legs; what
+ * the leg's state allows is for the target to judge.  On -EINVAL *error
+ * says what is wrong (for a wrong argument count, the message's usage).
+ */
+int quorum_parse_message(unsigned int argc, char **argv, unsigned int nr_legs,
+			 struct quorum_msg *msg, char **error);
+const char *quorum_msg_name(enum quorum_msg_op op);
 
 #endif /* DM_QUORUM_ARGS_H */

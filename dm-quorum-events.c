@@ -13,6 +13,11 @@
  *   DM_QUORUM_LEG DM_QUORUM_LEG_DEV         (REPORT_BAD)
  *   DM_QUORUM_ERROR=EIO...                  (REPORT_BAD of a failed I/O)
  *
+ * Changes of state go out the same way, in order and never merged:
+ * LEG_FAILED and LEG_REINSTATED (DM_QUORUM_LEG, DM_QUORUM_LEG_DEV), and
+ * SYNC_DONE (DM_QUORUM_SYNC_ACTION, DM_QUORUM_MISMATCHES) when a resync,
+ * check or repair finishes.
+ *
  * Reports come from bio completions, where nothing may sleep, and a
  * failing disk can report thousands a second; uevents allocate and take
  * mutexes.  So a report only records the event in its rate-limit slot
@@ -66,35 +71,43 @@ static const char *error_name(blk_status_t error, char *buf, size_t len)
 	return buf[0] == '-' ? buf + 1 : buf;
 }
 
-static void send_uevent(struct quorum_c *qc, const struct quorum_event *ev)
+static const char * const state_names[] = {
+	[QUORUM_EV_LEG_FAILED] = "LEG_FAILED",
+	[QUORUM_EV_LEG_REINSTATED] = "LEG_REINSTATED",
+	[QUORUM_EV_SYNC_DONE] = "SYNC_DONE",
+};
+
+/* An environment with the variables every dm-quorum uevent has. */
+static struct uevent_env *env_begin(struct quorum_c *qc, const char *action)
 {
 	struct mapped_device *md = dm_table_get_md(qc->ti->table);
-	char name[DM_NAME_LEN], uuid[DM_UUID_LEN], err[32];
+	char name[DM_NAME_LEN], uuid[DM_UUID_LEN];
 	struct uevent_env *env;
-	unsigned int noio;
 
 	env = kzalloc(sizeof(*env), GFP_NOIO);
 	if (!env || dm_copy_name_and_uuid(md, name, uuid)) {
 		DMERR_LIMIT("cannot send a uevent");
 		kfree(env);
-		return;
+		return NULL;
 	}
-
 	env_add(env, "DM_TARGET=quorum");
-	env_add(env, "DM_ACTION=%s",
-		ev->failure ? "QUORUM_FAILURE" : "QUORUM_REPORT_BAD");
+	env_add(env, "DM_ACTION=%s", action);
 	env_add(env, "DM_NAME=%s", name);
 	env_add(env, "DM_UUID=%s", uuid);
-	env_add(env, "DM_QUORUM_OP=%s", op_names[ev->op]);
-	env_add(env, "DM_QUORUM_SECTOR=%llu", (unsigned long long)ev->sector);
-	env_add(env, "DM_QUORUM_SECTORS=%u", ev->sectors);
-	if (!ev->failure) {
-		env_add(env, "DM_QUORUM_LEG=%u", ev->leg);
-		env_add(env, "DM_QUORUM_LEG_DEV=%s", qc->legs[ev->leg].dev->name);
-	}
-	if (ev->error)
-		env_add(env, "DM_QUORUM_ERROR=%s",
-			error_name(ev->error, err, sizeof(err)));
+	return env;
+}
+
+static void env_add_leg(struct uevent_env *env, struct quorum_c *qc,
+			unsigned int leg)
+{
+	env_add(env, "DM_QUORUM_LEG=%u", leg);
+	env_add(env, "DM_QUORUM_LEG_DEV=%s", qc->legs[leg].dev->name);
+}
+
+static void env_send(struct quorum_c *qc, struct uevent_env *env)
+{
+	struct mapped_device *md = dm_table_get_md(qc->ti->table);
+	unsigned int noio;
 
 	/* as dm core does for its own uevents: no I/O to this device here */
 	noio = memalloc_noio_save();
@@ -102,6 +115,41 @@ static void send_uevent(struct quorum_c *qc, const struct quorum_event *ev)
 			   env->envp);
 	memalloc_noio_restore(noio);
 	kfree(env);
+}
+
+static void send_uevent(struct quorum_c *qc, const struct quorum_event *ev)
+{
+	struct uevent_env *env;
+	char err[32];
+
+	env = env_begin(qc, ev->failure ? "QUORUM_FAILURE" : "QUORUM_REPORT_BAD");
+	if (!env)
+		return;
+	env_add(env, "DM_QUORUM_OP=%s", op_names[ev->op]);
+	env_add(env, "DM_QUORUM_SECTOR=%llu", (unsigned long long)ev->sector);
+	env_add(env, "DM_QUORUM_SECTORS=%u", ev->sectors);
+	if (!ev->failure)
+		env_add_leg(env, qc, ev->leg);
+	if (ev->error)
+		env_add(env, "DM_QUORUM_ERROR=%s",
+			error_name(ev->error, err, sizeof(err)));
+	env_send(qc, env);
+}
+
+static void send_state_uevent(struct quorum_c *qc,
+			      const struct quorum_state_event *ev)
+{
+	struct uevent_env *env = env_begin(qc, state_names[ev->kind]);
+
+	if (!env)
+		return;
+	if (ev->kind == QUORUM_EV_SYNC_DONE) {
+		env_add(env, "DM_QUORUM_SYNC_ACTION=%s", ev->action);
+		env_add(env, "DM_QUORUM_MISMATCHES=%llu", ev->mismatches);
+	} else {
+		env_add_leg(env, qc, ev->leg);
+	}
+	env_send(qc, env);
 }
 
 static unsigned long window_left(struct quorum_event_slot *slot)
@@ -185,6 +233,131 @@ void quorum_report_failure(struct quorum_c *qc, enum quorum_op op,
 	report(&qc->event_slots[QUORUM_MAX_LEGS], &ev);
 }
 
+/* ---- state events ------------------------------------------------------ */
+
+static void state_work(struct work_struct *work)
+{
+	struct quorum_c *qc = container_of(work, struct quorum_c,
+					   state_events.work);
+	struct quorum_state_queue *q = &qc->state_events;
+	struct quorum_state_event ev;
+
+	for (;;) {
+		spin_lock_irq(&q->lock);
+		if (!q->count || READ_ONCE(qc->suspended)) {
+			spin_unlock_irq(&q->lock);
+			return;
+		}
+		ev = q->ev[q->head];
+		q->head = (q->head + 1) % QUORUM_STATE_EVENTS;
+		q->count--;
+		spin_unlock_irq(&q->lock);
+		send_state_uevent(qc, &ev);
+	}
+}
+
+/* Callable from any context. */
+static void report_state(struct quorum_c *qc,
+			 const struct quorum_state_event *ev)
+{
+	struct quorum_state_queue *q = &qc->state_events;
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->lock, flags);
+	if (q->count == QUORUM_STATE_EVENTS) {
+		q->head = (q->head + 1) % QUORUM_STATE_EVENTS;
+		q->count--;
+		atomic_inc(&qc->events_merged);
+	}
+	q->ev[(q->head + q->count) % QUORUM_STATE_EVENTS] = *ev;
+	q->count++;
+	spin_unlock_irqrestore(&q->lock, flags);
+	queue_work(qc->wq, &q->work);
+}
+
+void quorum_report_leg(struct quorum_c *qc, enum quorum_state_kind kind,
+		       unsigned int leg)
+{
+	struct quorum_state_event ev = { .kind = kind, .leg = leg };
+
+	report_state(qc, &ev);
+}
+
+void quorum_report_sync_done(struct quorum_c *qc, const char *action,
+			     u64 mismatches)
+{
+	struct quorum_state_event ev = {
+		.kind = QUORUM_EV_SYNC_DONE, .action = action,
+		.mismatches = mismatches,
+	};
+
+	report_state(qc, &ev);
+}
+
+/* ---- set-up, suspend and resume --------------------------------------- */
+
+/* The new index of old leg *@leg, if it is still in the table. */
+static bool new_index(const int *old_leg, unsigned int nr_legs,
+		      unsigned int *leg)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr_legs; i++) {
+		if (old_leg[i] == *leg) {
+			*leg = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void take_over_slot(struct quorum_event_slot *slot,
+			   struct quorum_event_slot *old, unsigned int leg)
+{
+	spin_lock_irq(&old->lock);
+	slot->queued = old->queued;
+	slot->immediate = old->immediate;
+	slot->held = old->held;
+	slot->ev = old->ev;
+	slot->held_ev = old->held_ev;
+	slot->ev.leg = leg;
+	slot->held_ev.leg = leg;
+	slot->next = old->next;
+	spin_unlock_irq(&old->lock);
+}
+
+/*
+ * A reloaded table sends what the table it replaces held while suspended.
+ * @old_leg[i] is the old index of new leg i, or -1.  Both are suspended.
+ */
+void quorum_events_take_over(struct quorum_c *qc, struct quorum_c *old,
+			     const int *old_leg)
+{
+	struct quorum_state_queue *q = &qc->state_events, *oq = &old->state_events;
+	unsigned int i;
+
+	for (i = 0; i < qc->nr_legs; i++)
+		if (old_leg[i] >= 0)
+			take_over_slot(&qc->event_slots[i],
+				       &old->event_slots[old_leg[i]], i);
+	take_over_slot(&qc->event_slots[QUORUM_MAX_LEGS],
+		       &old->event_slots[QUORUM_MAX_LEGS], 0);
+
+	/* the new queue is empty: the old one fits, legs renumbered */
+	spin_lock_irq(&oq->lock);
+	for (i = 0; i < oq->count; i++) {
+		struct quorum_state_event ev;
+
+		ev = oq->ev[(oq->head + i) % QUORUM_STATE_EVENTS];
+		if (ev.kind != QUORUM_EV_SYNC_DONE &&
+		    !new_index(old_leg, qc->nr_legs, &ev.leg))
+			continue;	/* a leg no longer in the table */
+		q->ev[q->count++] = ev;
+	}
+	oq->count = 0;
+	spin_unlock_irq(&oq->lock);
+}
+
 void quorum_events_init(struct quorum_c *qc)
 {
 	unsigned int i;
@@ -197,6 +370,8 @@ void quorum_events_init(struct quorum_c *qc)
 		slot->next = jiffies;
 		INIT_DELAYED_WORK(&slot->work, event_work);
 	}
+	spin_lock_init(&qc->state_events.lock);
+	INIT_WORK(&qc->state_events.work, state_work);
 }
 
 /* Hold events from now on; none is being sent when this returns. */
@@ -207,6 +382,7 @@ void quorum_events_suspend(struct quorum_c *qc)
 	WRITE_ONCE(qc->suspended, true);
 	for (i = 0; i < ARRAY_SIZE(qc->event_slots); i++)
 		cancel_delayed_work_sync(&qc->event_slots[i].work);
+	cancel_work_sync(&qc->state_events.work);
 }
 
 /* Send what was held, each slot still keeping its one-a-second pace. */
@@ -223,4 +399,5 @@ void quorum_events_resume(struct quorum_c *qc)
 			queue_delayed_work(qc->wq, &slot->work, window_left(slot));
 		spin_unlock_irq(&slot->lock);
 	}
+	queue_work(qc->wq, &qc->state_events.work);
 }

@@ -46,8 +46,37 @@ struct quorum_event_slot {
 	struct delayed_work work;
 };
 
+/*
+ * Changes of state: not rate-limited (they are rare and each one matters),
+ * queued in order and, like the reports, held while suspended.
+ */
+enum quorum_state_kind {
+	QUORUM_EV_LEG_FAILED,
+	QUORUM_EV_LEG_REINSTATED,
+	QUORUM_EV_SYNC_DONE,
+};
+
+struct quorum_state_event {
+	enum quorum_state_kind kind;
+	unsigned int leg;		/* LEG_* */
+	const char *action;		/* SYNC_DONE: resync, check, repair */
+	u64 mismatches;			/* SYNC_DONE */
+};
+
+/* Queued state events; a full queue drops the oldest (events_merged). */
+#define QUORUM_STATE_EVENTS	32
+
+struct quorum_state_queue {
+	spinlock_t lock;		/* the three below */
+	unsigned int head, count;
+	struct quorum_state_event ev[QUORUM_STATE_EVENTS];
+	struct work_struct work;
+};
+
 void quorum_events_init(struct quorum_c *qc);
 void quorum_events_suspend(struct quorum_c *qc);
+void quorum_events_take_over(struct quorum_c *qc, struct quorum_c *old,
+			     const int *old_leg);
 void quorum_events_resume(struct quorum_c *qc);
 
 void quorum_report_bad(struct quorum_c *qc, unsigned int leg,
@@ -55,5 +84,9 @@ void quorum_report_bad(struct quorum_c *qc, unsigned int leg,
 		       unsigned int sectors, blk_status_t error);
 void quorum_report_failure(struct quorum_c *qc, enum quorum_op op,
 			   sector_t sector, unsigned int sectors);
+void quorum_report_leg(struct quorum_c *qc, enum quorum_state_kind kind,
+		       unsigned int leg);
+void quorum_report_sync_done(struct quorum_c *qc, const char *action,
+			     u64 mismatches);
 
 #endif /* DM_QUORUM_EVENTS_H */

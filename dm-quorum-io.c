@@ -80,7 +80,7 @@ static blk_status_t majority_error(struct quorum_io *io, unsigned long failed)
 }
 
 /* A leg failed @io: count it and report it. */
-static void leg_io_error(struct quorum_io *io, unsigned int leg)
+void quorum_leg_io_error(struct quorum_io *io, unsigned int leg)
 {
 	atomic_inc(&io->qc->legs[leg].io_errors);
 	quorum_io_report_bad(io, leg, io->status[leg]);
@@ -221,6 +221,25 @@ static void submit_leg_bios(struct quorum_io *io, bio_end_io_t *endio,
 
 /* ---- writes, flushes, write-zeroes ------------------------------------ */
 
+/*
+ * @leg failed a write that succeeded: out of service, and the write's
+ * regions to be resynced.  A failed flush may have lost any write the
+ * leg had cached, so then every region is.  The leg is marked dead before
+ * its regions are marked: the resync engine relies on that order when it
+ * clears regions (see sync_clear_region()).
+ */
+static void leg_missed_write(struct quorum_io *io, unsigned int leg)
+{
+	struct quorum_dirty *dirty = io->qc->dirty;
+
+	quorum_leg_failed(io->qc, leg);
+	if (io->iter.bi_size)
+		quorum_dirty_mark(dirty, leg, io->sector,
+				  io->iter.bi_size >> SECTOR_SHIFT);
+	else
+		dirty->ops->mark_all(dirty, leg);
+}
+
 static void write_done(struct quorum_io *io)
 {
 	struct quorum_c *qc = io->qc;
@@ -236,15 +255,15 @@ static void write_done(struct quorum_io *io)
 	 * they stay (and a write-zeroes no leg supports kills nothing).
 	 */
 	for_each_leg(leg, failed) {
-		leg_io_error(io, leg);
+		quorum_leg_io_error(io, leg);
 		if (ok >= qc->threshold)
-			quorum_leg_failed(qc, leg);
+			leg_missed_write(io, leg);
 	}
 	if (ok < qc->threshold) {
 		status = majority_error(io, failed);
 		quorum_io_failed(io);
 	}
-	if (qc->rewrite_corrupted && io->iter.bi_size)
+	if (io->iter.bi_size)
 		quorum_write_end(io);
 	quorum_complete(io, status);
 }
@@ -261,19 +280,30 @@ static void write_endio(struct bio *clone)
 		write_done(io);
 }
 
-/* Send a write to the legs live now (it may have been held). */
+/*
+ * Send a write to the legs in service now (it may have been held); the
+ * dead ones miss it.
+ */
 void quorum_write_submit(struct quorum_io *io)
 {
-	io->issued = quorum_live_legs(io->qc);
+	struct quorum_c *qc = io->qc;
+	unsigned long missed;
+	unsigned int leg;
+
+	io->issued = quorum_writable_legs(qc);
+	missed = quorum_all_legs(qc) & ~io->issued;
+	if (io->iter.bi_size)
+		for_each_leg(leg, missed)
+			quorum_dirty_mark(qc->dirty, leg, io->sector,
+					  io->iter.bi_size >> SECTOR_SHIFT);
 	alloc_leg_bios(io, false);
 	submit_leg_bios(io, write_endio, write_done);
 }
 
 static void quorum_write(struct quorum_io *io)
 {
-	/* held until an overlapping rewrite ends, then submitted */
-	if (io->qc->rewrite_corrupted && io->iter.bi_size &&
-	    !quorum_write_begin(io))
+	/* held until an overlapping rewrite or resync ends, then submitted */
+	if (io->iter.bi_size && !quorum_write_begin(io))
 		return;
 	quorum_write_submit(io);
 }
@@ -329,7 +359,7 @@ static void read_check(struct quorum_io *io, bool in_worker)
 	unsigned int leg;
 
 	for_each_leg(leg, failed)
-		leg_io_error(io, leg);
+		quorum_leg_io_error(io, leg);
 	if (hweight_long(ok) < qc->threshold) {
 		quorum_io_failed(io);
 		read_finish(io, majority_error(io, failed));
@@ -369,7 +399,7 @@ static void quorum_read(struct quorum_io *io)
 {
 	struct quorum_c *qc = io->qc;
 
-	io->issued = quorum_live_legs(qc);
+	io->issued = quorum_readable_legs(qc);
 	if (hweight_long(io->issued) < qc->threshold) {
 		quorum_io_failed(io);
 		quorum_complete(io, BLK_STS_IOERR);
@@ -403,7 +433,7 @@ static void fifo_endio(struct bio *clone)
 		return;
 	}
 	io->status[leg] = status;
-	leg_io_error(io, leg);
+	quorum_leg_io_error(io, leg);
 	io->next_leg = leg + 1;
 	/* The next clone is allocated with GFP_NOIO: not here. */
 	quorum_defer_alloc(io, fifo_next_work);
@@ -412,7 +442,7 @@ static void fifo_endio(struct bio *clone)
 /* Read the next live leg; when none is left, return the last error. */
 static void fifo_next(struct quorum_io *io)
 {
-	unsigned long live = quorum_live_legs(io->qc);
+	unsigned long live = quorum_readable_legs(io->qc);
 	unsigned int leg = find_next_bit(&live, QUORUM_MAX_LEGS, io->next_leg);
 	struct bio *clone;
 

@@ -14,7 +14,14 @@
  * writes are held and go out when it ends.  A collision in the hashed
  * table can only skip a rewrite, never allow a wrong one; a skipped
  * rewrite is simply left for the next read of the range.
+ *
+ * The resync and scrub engine locks the range of each piece it works on
+ * the same way (quorum_region_lock()): overlapping writes are held, and
+ * the writes already started are waited for, so its copy is never older
+ * than what the legs were last written with.
  */
+#include <linux/delay.h>
+
 #include "dm-quorum.h"
 
 /* Writes are counted in 64 KiB regions. */
@@ -123,7 +130,8 @@ void quorum_read_snapshot(struct quorum_io *io)
 	spin_unlock_irqrestore(&qc->rewrite_lock, flags);
 }
 
-static void rewrite_done(struct quorum_io *io)
+/* @io no longer holds writes: send those no other rewrite holds. */
+static void release_held_writes(struct quorum_io *io)
 {
 	struct quorum_c *qc = io->qc;
 	struct quorum_io *w, *tmp;
@@ -141,6 +149,11 @@ static void rewrite_done(struct quorum_io *io)
 		if (quorum_write_begin(w))
 			quorum_write_submit(w);
 	}
+}
+
+static void rewrite_done(struct quorum_io *io)
+{
+	release_held_writes(io);
 	quorum_complete(io, BLK_STS_OK);
 }
 
@@ -177,7 +190,7 @@ bool quorum_rewrite(struct quorum_io *io, unsigned long legs)
 	unsigned int leg;
 	bool idle;
 
-	legs &= quorum_live_legs(qc);	/* a leg may have died since */
+	legs &= quorum_writable_legs(qc);	/* a leg may have died since */
 	if (!legs)
 		return false;
 	spin_lock_irq(&qc->rewrite_lock);
@@ -205,4 +218,54 @@ bool quorum_rewrite(struct quorum_io *io, unsigned long legs)
 	if (atomic_dec_and_test(&io->pending))
 		rewrite_done(io);
 	return true;
+}
+
+/* ---- region locks for the resync engine -------------------------------- */
+
+/* The most table slots a piece of QUORUM_READ_MAX_SECTORS can span. */
+#define LOCK_SLOTS	((QUORUM_READ_MAX_SECTORS >> REGION_SHIFT) + 1)
+
+/* Have the writes counted in @started ended on every slot of @io? */
+static bool writes_drained(struct quorum_c *qc, struct quorum_io *io,
+			   const u32 *started)
+{
+	unsigned int n, i = 0;
+	bool drained = true;
+	u64 r;
+
+	spin_lock_irq(&qc->rewrite_lock);
+	for (region_span(io, &r, &n); n; n--, r++, i++)
+		if ((s32)(qc->writes_done[slot_of(r)] - started[i]) < 0)
+			drained = false;
+	spin_unlock_irq(&qc->rewrite_lock);
+	return drained;
+}
+
+/*
+ * Lock @io's range (at most QUORUM_READ_MAX_SECTORS): writes to it are
+ * held from now on, and this returns once the writes to it that had
+ * already started have ended.  Sleeps.
+ */
+void quorum_region_lock(struct quorum_io *io)
+{
+	struct quorum_c *qc = io->qc;
+	u32 started[LOCK_SLOTS];
+	unsigned int n, i = 0;
+	u64 r;
+
+	spin_lock_irq(&qc->rewrite_lock);
+	list_add_tail(&io->node, &qc->rewrites);
+	for (region_span(io, &r, &n); n && i < LOCK_SLOTS; n--, r++, i++)
+		started[i] = qc->writes_started[slot_of(r)];
+	spin_unlock_irq(&qc->rewrite_lock);
+
+	/* writes to other regions sharing a slot may delay this, not stop it */
+	while (!writes_drained(qc, io, started))
+		usleep_range(500, 1000);
+}
+
+/* Unlock @io's range and send the writes it held. */
+void quorum_region_unlock(struct quorum_io *io)
+{
+	release_held_writes(io);
 }

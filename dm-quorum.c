@@ -5,9 +5,11 @@
  *
  * Every write goes to all legs and succeeds when at least <threshold>
  * legs succeed; reads are checked across the legs.  This file is the
- * target glue: construction, status, and the dm callbacks.  Parsing is in
- * dm-quorum-args.c, vote counting in dm-quorum-vote.c, the I/O paths in
- * dm-quorum-io.c and the read vote in dm-quorum-read.c.
+ * target glue: construction, leg states, messages, status, and the dm
+ * callbacks.  Parsing is in dm-quorum-args.c, vote counting in
+ * dm-quorum-vote.c, the I/O paths in dm-quorum-io.c, the read vote in
+ * dm-quorum-read.c, the resync and scrub engine in dm-quorum-sync.c and
+ * the regions legs missed in dm-quorum-dirty.c.
  *
  * Table line: <threshold> <#legs> <leg_dev>... [<#opt_args> <opt_arg>...]
  * See Documentation/dm-quorum.rst.
@@ -30,14 +32,183 @@ static void quorum_event_work(struct work_struct *work)
 	dm_table_event(qc->ti->table);
 }
 
-/* Take @leg out of service; callable from any context. */
+/*
+ * Set @leg's state and the masks the I/O paths read; any context.
+ * Returns false if the leg was in that state already.
+ */
+bool quorum_set_leg_state(struct quorum_c *qc, unsigned int leg,
+			  enum quorum_leg_state state)
+{
+	unsigned long flags;
+	bool was_dead, was_syncing, changed;
+
+	spin_lock_irqsave(&qc->state_lock, flags);
+	was_dead = test_bit(leg, &qc->dead);
+	was_syncing = test_bit(leg, &qc->syncing);
+	/* the leg is never readable in between: syncing is set first */
+	if (state == QUORUM_LEG_SYNCING)
+		set_bit(leg, &qc->syncing);
+	if (state == QUORUM_LEG_DEAD)
+		set_bit(leg, &qc->dead);
+	else
+		clear_bit(leg, &qc->dead);
+	if (state != QUORUM_LEG_SYNCING)
+		clear_bit(leg, &qc->syncing);
+	WRITE_ONCE(qc->readable, quorum_all_legs(qc) & ~qc->dead & ~qc->syncing);
+	WRITE_ONCE(qc->writable, quorum_all_legs(qc) & ~qc->dead);
+	changed = was_dead != test_bit(leg, &qc->dead) ||
+		  was_syncing != test_bit(leg, &qc->syncing);
+	spin_unlock_irqrestore(&qc->state_lock, flags);
+	if (changed)
+		schedule_work(&qc->event_work);
+	return changed;
+}
+
+/* Take @leg out of service: 'D', a LEG_FAILED uevent.  Any context. */
+static bool quorum_leg_out(struct quorum_c *qc, unsigned int leg)
+{
+	if (!quorum_set_leg_state(qc, leg, QUORUM_LEG_DEAD))
+		return false;
+	quorum_report_leg(qc, QUORUM_EV_LEG_FAILED, leg);
+	return true;
+}
+
+/* @leg failed a write that succeeded: out of service.  Any context. */
 void quorum_leg_failed(struct quorum_c *qc, unsigned int leg)
 {
-	if (test_and_set_bit(leg, &qc->dead))
-		return;
-	DMERR_LIMIT("leg %u (%s) missed a write and is now out of service",
-		    leg, qc->legs[leg].dev->name);
-	schedule_work(&qc->event_work);
+	if (quorum_leg_out(qc, leg))
+		DMERR_LIMIT("%s: leg %u (%s) missed a write and is now out of service",
+			    quorum_dev_name(qc), leg, qc->legs[leg].dev->name);
+}
+
+const char *quorum_dev_name(struct quorum_c *qc)
+{
+	return dm_device_name(dm_table_get_md(qc->ti->table));
+}
+
+/* ---- a reload takes over from the table it replaces ------------------- */
+
+/*
+ * Every instance, so that a table loaded over a live one can take over
+ * its state when it is resumed: which legs are out of service and the
+ * regions they missed, the counters, a scrub under way.  Without this a
+ * reload would bring a stale leg back to vote.  (Until the metadata
+ * device, a crash or a new activation still forgets it all.)
+ */
+static LIST_HEAD(quorum_instances);
+static DEFINE_MUTEX(quorum_instances_lock);
+
+/* The live instance @qc replaces: same device and range, suspended. */
+static struct quorum_c *predecessor(struct quorum_c *qc)
+{
+	struct mapped_device *md = dm_table_get_md(qc->ti->table);
+	struct quorum_c *old;
+
+	list_for_each_entry(old, &quorum_instances, instance)
+		if (old != qc && old->resumed && READ_ONCE(old->suspended) &&
+		    dm_table_get_md(old->ti->table) == md &&
+		    old->ti->begin == qc->ti->begin)
+			return old;
+	return NULL;
+}
+
+static int old_leg_of(struct quorum_c *old, struct dm_dev *dev)
+{
+	unsigned int j;
+
+	for (j = 0; j < old->nr_legs; j++)
+		if (old->legs[j].dev->bdev->bd_dev == dev->bdev->bd_dev)
+			return j;
+	return -1;
+}
+
+/*
+ * New leg @i was old leg @j: its counters, state and missed regions.
+ * Returns true if it was being resynced, to go on with on resume.
+ */
+static bool take_over_leg(struct quorum_c *qc, unsigned int i,
+			  struct quorum_c *old, unsigned int j, bool same_map)
+{
+	struct quorum_dirty *d = qc->dirty, *od = old->dirty;
+	u64 r;
+
+	atomic_set(&qc->legs[i].io_errors, atomic_read(&old->legs[j].io_errors));
+	atomic_set(&qc->legs[i].mismatches, atomic_read(&old->legs[j].mismatches));
+	atomic_set(&qc->legs[i].rewrites, atomic_read(&old->legs[j].rewrites));
+	if (test_bit(j, &old->readable))
+		return false;
+	quorum_set_leg_state(qc, i, QUORUM_LEG_DEAD);
+	if (same_map) {
+		for (r = 0; r < od->nr_regions; r++)
+			if (od->ops->test(od, j, r))
+				quorum_dirty_mark(d, i, r << d->region_shift, 1);
+	} else {
+		d->ops->mark_all(d, i);
+	}
+	return test_bit(j, &old->syncing);
+}
+
+/*
+ * Take over from @old.  A leg new to the table holds unknown data: it is
+ * treated as having missed everything.  Returns the legs to resync: the
+ * new ones and those @old was resyncing (dead ones stay dead until
+ * reinstated).
+ */
+static unsigned long take_over(struct quorum_c *qc, struct quorum_c *old)
+{
+	bool same_map = old->ti->len == qc->ti->len &&
+			old->dirty->region_shift == qc->dirty->region_shift;
+	int old_leg[QUORUM_MAX_LEGS];
+	unsigned long resync = 0;
+	unsigned int i;
+	int j;
+
+	for (i = 0; i < qc->nr_legs; i++) {
+		j = old_leg_of(old, qc->legs[i].dev);
+		old_leg[i] = j;
+		if (j < 0) {
+			qc->dirty->ops->mark_all(qc->dirty, i);
+			quorum_set_leg_state(qc, i, QUORUM_LEG_DEAD);
+			__set_bit(i, &resync);
+		} else if (take_over_leg(qc, i, old, j, same_map)) {
+			__set_bit(i, &resync);
+		}
+	}
+	atomic_set(&qc->quorum_failures, atomic_read(&old->quorum_failures));
+	atomic_set(&qc->events_merged, atomic_read(&old->events_merged));
+	if (same_map)
+		quorum_sync_take_over(qc, old);
+	quorum_events_take_over(qc, old, old_leg);
+	return resync;
+}
+
+/*
+ * Before the first resume of a table that replaces a live one, take over
+ * its state; then resync what needs it (unless a scrub was taken over:
+ * the legs then wait, dead, for a reinstate).
+ */
+static int quorum_preresume(struct dm_target *ti)
+{
+	struct quorum_c *qc = ti->private;
+	unsigned long resync = 0;
+	struct quorum_c *old;
+
+	if (qc->resumed)
+		return 0;
+	mutex_lock(&quorum_instances_lock);
+	old = predecessor(qc);
+	if (old)
+		resync = take_over(qc, old);
+	mutex_unlock(&quorum_instances_lock);
+
+	mutex_lock(&qc->msg_lock);
+	if (resync && qc->sync.action == QUORUM_SYNC_IDLE &&
+	    hweight_long(quorum_readable_legs(qc)) >= qc->threshold &&
+	    quorum_sync_start(qc, QUORUM_SYNC_RESYNC, resync))
+		DMERR("%s: cannot start the resync of the new legs: no memory",
+		      quorum_dev_name(qc));
+	mutex_unlock(&qc->msg_lock);
+	return 0;
 }
 
 /* ---- construction ----------------------------------------------------- */
@@ -48,12 +219,15 @@ static void quorum_free(struct quorum_c *qc)
 	unsigned int i;
 
 	quorum_events_suspend(qc);
+	quorum_sync_exit(qc);
 	cancel_work_sync(&qc->event_work);
 	if (qc->alloc_wq)
 		destroy_workqueue(qc->alloc_wq);
 	if (qc->wq)
 		destroy_workqueue(qc->wq);
 	quorum_io_exit(qc);
+	if (qc->dirty)
+		qc->dirty->ops->destroy(qc->dirty);
 	if (!IS_ERR_OR_NULL(qc->hash))
 		crypto_free_shash(qc->hash);
 	for (i = 0; i < qc->nr_legs; i++)
@@ -129,6 +303,10 @@ static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	qc->rewrite_corrupted = qa.rewrite_corrupted;
 	INIT_WORK(&qc->event_work, quorum_event_work);
 	quorum_events_init(qc);
+	spin_lock_init(&qc->state_lock);
+	mutex_init(&qc->msg_lock);
+	ratelimit_state_init(&qc->msg_ratelimit, DEFAULT_RATELIMIT_INTERVAL,
+			     DEFAULT_RATELIMIT_BURST);
 
 	for (i = 0; i < qa.nr_legs; i++) {
 		qc->nr_legs = i + 1;
@@ -141,9 +319,20 @@ static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		goto bad;
 
+	qc->readable = quorum_all_legs(qc);
+	qc->writable = quorum_all_legs(qc);
+
 	r = quorum_io_init(qc);
 	if (r) {
 		ti->error = "Cannot allocate I/O reserves";
+		goto bad;
+	}
+
+	qc->dirty = quorum_dirty_create_mem(qc->nr_legs, ti->len,
+					    qa.region_sectors);
+	r = qc->dirty ? quorum_sync_init(qc) : -ENOMEM;
+	if (r) {
+		ti->error = "Cannot allocate the region map and resync engine";
 		goto bad;
 	}
 
@@ -164,6 +353,9 @@ static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->num_discard_bios = 0;
 	ti->per_io_data_size = sizeof(struct quorum_io);
 	ti->private = qc;
+	mutex_lock(&quorum_instances_lock);
+	list_add(&qc->instance, &quorum_instances);
+	mutex_unlock(&quorum_instances_lock);
 	return 0;
 
 bad:
@@ -173,7 +365,12 @@ bad:
 
 static void quorum_dtr(struct dm_target *ti)
 {
-	quorum_free(ti->private);
+	struct quorum_c *qc = ti->private;
+
+	mutex_lock(&quorum_instances_lock);
+	list_del(&qc->instance);
+	mutex_unlock(&quorum_instances_lock);
+	quorum_free(qc);
 }
 
 static int quorum_map(struct dm_target *ti, struct bio *bio)
@@ -181,27 +378,220 @@ static int quorum_map(struct dm_target *ti, struct bio *bio)
 	return quorum_map_io(ti->private, bio);
 }
 
-/* No uevent goes out while the device is suspended: hold them. */
+/*
+ * No uevent goes out while the device is suspended: hold them.  The
+ * engine's I/O stops here too, since dm core waits only for user bios.
+ */
 static void quorum_presuspend(struct dm_target *ti)
 {
+	quorum_sync_suspend(ti->private);
 	quorum_events_suspend(ti->private);
-}
-
-static void quorum_presuspend_undo(struct dm_target *ti)
-{
-	quorum_events_resume(ti->private);
 }
 
 static void quorum_resume(struct dm_target *ti)
 {
-	quorum_events_resume(ti->private);
+	struct quorum_c *qc = ti->private;
+
+	WRITE_ONCE(qc->resumed, true);
+	quorum_events_resume(qc);
+	quorum_sync_resume(qc);
+}
+
+/* ---- messages --------------------------------------------------------- */
+
+/*
+ * A dm message cannot return text: say why in the kernel log, limited
+ * per device (10 lines in 5 s) so a script looping on a bad message
+ * cannot flood it.
+ */
+static __printf(2, 3) int refuse(struct quorum_c *qc, const char *fmt, ...)
+{
+	struct va_format vaf;
+	va_list args;
+
+	if (!__ratelimit(&qc->msg_ratelimit))
+		return -EINVAL;
+	va_start(args, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &args;
+	DMERR("%s: message refused: %pV", quorum_dev_name(qc), &vaf);
+	va_end(args);
+	return -EINVAL;
+}
+
+/* The legs that would be left to vote without @leg. */
+static unsigned int voters_without(struct quorum_c *qc, unsigned int leg)
+{
+	return hweight_long(quorum_readable_legs(qc) & ~BIT(leg));
+}
+
+static int no_scrub_running(struct quorum_c *qc)
+{
+	enum quorum_sync_action a = qc->sync.action;
+
+	if (a == QUORUM_SYNC_CHECK || a == QUORUM_SYNC_REPAIR) {
+		refuse(qc, "%s is running (send idle first)",
+		       quorum_sync_action_name(a));
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/*
+ * Resync the dead legs in @legs, with those being resynced already: the
+ * running resync stops (its legs keep the regions they still miss) and
+ * one starts for them all.
+ */
+static int resync_legs(struct quorum_c *qc, unsigned long legs)
+{
+	if (qc->sync.action == QUORUM_SYNC_RESYNC) {
+		legs |= qc->sync.targets;
+		quorum_sync_stop(qc);
+	}
+	legs &= qc->dead;
+	return legs ? quorum_sync_start(qc, QUORUM_SYNC_RESYNC, legs) : 0;
+}
+
+static int msg_fail(struct quorum_c *qc, unsigned int leg)
+{
+	if (test_bit(leg, &qc->dead))
+		return refuse(qc, "leg %u is already out of service", leg);
+	if (test_bit(leg, &qc->readable) &&
+	    voters_without(qc, leg) < qc->threshold) {
+		refuse(qc, "failing leg %u would leave fewer legs in service than the threshold %u",
+		       leg, qc->threshold);
+		return -EBUSY;
+	}
+	if (test_bit(leg, &qc->syncing)) {
+		unsigned long others = qc->sync.targets & ~BIT(leg);
+
+		quorum_sync_stop(qc);	/* its legs go back to 'D' */
+		quorum_report_leg(qc, QUORUM_EV_LEG_FAILED, leg);
+		return resync_legs(qc, others);
+	}
+	quorum_leg_out(qc, leg);
+	return 0;
+}
+
+/* Resync @leg, which must be dead, from the others' vote. */
+static int reinstate(struct quorum_c *qc, unsigned int leg)
+{
+	int r = no_scrub_running(qc);
+
+	if (r)
+		return r;
+	if (voters_without(qc, leg) < qc->threshold) {
+		refuse(qc, "leg %u cannot be resynced: fewer legs than the threshold %u to vote",
+		       leg, qc->threshold);
+		return -EBUSY;
+	}
+	return resync_legs(qc, BIT(leg));
+}
+
+static int msg_reinstate(struct quorum_c *qc, unsigned int leg)
+{
+	if (!test_bit(leg, &qc->dead))
+		return refuse(qc, "leg %u is not out of service", leg);
+	return reinstate(qc, leg);
+}
+
+static int msg_rewrite(struct quorum_c *qc, unsigned int leg)
+{
+	int r;
+
+	if (test_bit(leg, &qc->syncing)) {
+		refuse(qc, "leg %u is being resynced already", leg);
+		return -EBUSY;
+	}
+	r = no_scrub_running(qc);
+	if (r)
+		return r;
+	if (voters_without(qc, leg) < qc->threshold) {
+		refuse(qc, "leg %u cannot be rewritten: fewer legs than the threshold %u to vote",
+		       leg, qc->threshold);
+		return -EBUSY;
+	}
+	qc->dirty->ops->mark_all(qc->dirty, leg);
+	quorum_set_leg_state(qc, leg, QUORUM_LEG_DEAD);
+	return reinstate(qc, leg);
+}
+
+static int msg_scrub(struct quorum_c *qc, enum quorum_sync_action action)
+{
+	if (qc->sync.action != QUORUM_SYNC_IDLE) {
+		refuse(qc, "%s is running (send idle first)",
+		       quorum_sync_action_name(qc->sync.action));
+		return -EBUSY;
+	}
+	if (hweight_long(quorum_readable_legs(qc)) < qc->threshold) {
+		refuse(qc, "fewer legs in service than the threshold %u",
+		       qc->threshold);
+		return -EBUSY;
+	}
+	return quorum_sync_start(qc, action, 0);
+}
+
+static int quorum_do_message(struct quorum_c *qc, const struct quorum_msg *m)
+{
+	switch (m->op) {
+	case QUORUM_MSG_FAIL:
+		return msg_fail(qc, m->leg);
+	case QUORUM_MSG_REINSTATE:
+		return msg_reinstate(qc, m->leg);
+	case QUORUM_MSG_REWRITE:
+		return msg_rewrite(qc, m->leg);
+	case QUORUM_MSG_CHECK:
+		return msg_scrub(qc, QUORUM_SYNC_CHECK);
+	case QUORUM_MSG_REPAIR:
+		return msg_scrub(qc, QUORUM_SYNC_REPAIR);
+	case QUORUM_MSG_IDLE:
+		quorum_sync_stop(qc);
+		return 0;
+	default:
+		refuse(qc, "%s is not supported yet", quorum_msg_name(m->op));
+		return -EOPNOTSUPP;
+	}
+}
+
+static int quorum_message(struct dm_target *ti, unsigned int argc,
+			  char **argv, char *result, unsigned int maxlen)
+{
+	struct quorum_c *qc = ti->private;
+	struct quorum_msg msg;
+	char *error;
+	int r;
+
+	r = quorum_parse_message(argc, argv, qc->nr_legs, &msg, &error);
+	if (r)
+		return refuse(qc, "%s", error);
+	/* messages are serialised, and with them the engine's start and stop */
+	mutex_lock(&qc->msg_lock);
+	r = quorum_do_message(qc, &msg);
+	mutex_unlock(&qc->msg_lock);
+	return r;
 }
 
 /* ---- status ----------------------------------------------------------- */
 
 static char quorum_health_char(struct quorum_c *qc, unsigned int leg)
 {
-	return test_bit(leg, &qc->dead) ? 'D' : 'A';
+	if (test_bit(leg, &qc->dead))
+		return 'D';
+	return test_bit(leg, &qc->syncing) ? 'S' : 'A';
+}
+
+static void quorum_sync_status(struct quorum_c *qc, char *result,
+			       unsigned int maxlen, unsigned int *szp)
+{
+	struct quorum_sync *qs = &qc->sync;
+	unsigned int sz = *szp;
+
+	DMEMIT(" %s %llu/%llu %llu",
+	       quorum_sync_action_name(READ_ONCE(qs->action)),
+	       (unsigned long long)READ_ONCE(qs->done),
+	       (unsigned long long)READ_ONCE(qs->total),
+	       (unsigned long long)READ_ONCE(qs->mismatches));
+	*szp = sz;
 }
 
 static void quorum_status(struct dm_target *ti, status_type_t type,
@@ -212,6 +602,8 @@ static void quorum_status(struct dm_target *ti, status_type_t type,
 	const char *hash = crypto_shash_alg_name(qc->hash);
 	bool fifo = qc->read_pattern == QUORUM_READ_FIFO;
 	bool default_hash = !strcmp(hash, QUORUM_DEFAULT_HASH);
+	unsigned int region = 1U << qc->dirty->region_shift;
+	bool default_region = region == QUORUM_DEFAULT_REGION_SECTORS;
 	unsigned int sz = 0, i;
 
 	switch (type) {
@@ -226,15 +618,18 @@ static void quorum_status(struct dm_target *ti, status_type_t type,
 			       atomic_read(&qc->legs[i].rewrites));
 		DMEMIT(" %u %u", atomic_read(&qc->quorum_failures),
 		       atomic_read(&qc->events_merged));
+		quorum_sync_status(qc, result, maxlen, &sz);
 		break;
 
 	case STATUSTYPE_TABLE:
 		DMEMIT("%u %u", qc->threshold, qc->nr_legs);
 		for (i = 0; i < qc->nr_legs; i++)
 			DMEMIT(" %s", qc->legs[i].dev->name);
-		if (fifo || qc->blkverify || qc->rewrite_corrupted || !default_hash)
+		if (fifo || qc->blkverify || qc->rewrite_corrupted ||
+		    !default_hash || !default_region)
 			DMEMIT(" %u", 2 * fifo + qc->blkverify +
-			       qc->rewrite_corrupted + 2 * !default_hash);
+			       qc->rewrite_corrupted + 2 * !default_hash +
+			       2 * !default_region);
 		if (fifo)
 			DMEMIT(" read_pattern fifo");
 		if (qc->rewrite_corrupted)
@@ -243,6 +638,8 @@ static void quorum_status(struct dm_target *ti, status_type_t type,
 			DMEMIT(" blkverify");
 		if (!default_hash)
 			DMEMIT(" hash %s", hash);
+		if (!default_region)
+			DMEMIT(" region_size %u", region);
 		break;
 
 	case STATUSTYPE_IMA:
@@ -275,15 +672,17 @@ static int quorum_iterate_devices(struct dm_target *ti,
 
 static struct target_type quorum_target = {
 	.name = "quorum",
-	.version = {1, 3, 1},
+	.version = {1, 4, 0},
 	.module = THIS_MODULE,
 	.ctr = quorum_ctr,
 	.dtr = quorum_dtr,
 	.map = quorum_map,
 	.presuspend = quorum_presuspend,
-	.presuspend_undo = quorum_presuspend_undo,
+	.presuspend_undo = quorum_resume,
+	.preresume = quorum_preresume,
 	.resume = quorum_resume,
 	.status = quorum_status,
+	.message = quorum_message,
 	.iterate_devices = quorum_iterate_devices,
 };
 

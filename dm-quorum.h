@@ -3,7 +3,9 @@
  * dm-quorum: N-way redundancy with content voting.
  *
  * Shared definitions of the target (dm-quorum.c), its I/O paths
- * (dm-quorum-io.c) and its read vote (dm-quorum-read.c).
+ * (dm-quorum-io.c), its read vote (dm-quorum-read.c), rewrites and region
+ * locks (dm-quorum-rewrite.c), and the resync and scrub engine
+ * (dm-quorum-sync.c).
  */
 #ifndef DM_QUORUM_H
 #define DM_QUORUM_H
@@ -13,10 +15,12 @@
 #include <linux/device-mapper.h>
 #include <linux/mempool.h>
 #include <linux/mutex.h>
+#include <linux/ratelimit.h>
 #include <linux/workqueue.h>
 
 #include "dm-quorum-args.h"
 #include "dm-quorum-compat.h"
+#include "dm-quorum-dirty.h"
 #include "dm-quorum-events.h"
 
 #define DM_MSG_PREFIX "quorum"
@@ -40,49 +44,6 @@ struct quorum_leg {
 	atomic_t rewrites;	/* repairs written to this leg */
 };
 
-struct quorum_c {
-	struct dm_target *ti;
-	unsigned int threshold;
-	unsigned int nr_legs;
-	enum quorum_read_pattern read_pattern;
-	bool blkverify;
-	bool rewrite_corrupted;
-	struct crypto_shash *hash;
-	unsigned int digest_size;
-
-	/*
-	 * Legs out of service ('D' in status).  A leg that failed a write or
-	 * a flush holds stale data: it is neither read nor written again
-	 * until the table is reloaded.
-	 */
-	unsigned long dead;
-	atomic_t quorum_failures;
-
-	/* Leg clones and read buffers; the reserves cover one I/O. */
-	struct bio_set bs;
-	mempool_t page_pool;
-	struct mutex reserve_lock;	/* one I/O at a time on the reserves */
-	mempool_t digest_pool;		/* digests of one vote */
-
-	struct workqueue_struct *wq;		/* completions, events */
-	struct workqueue_struct *alloc_wq;	/* work that allocates */
-	struct work_struct event_work;
-
-	/* uevents: one rate limit per leg for REPORT_BAD, one for FAILURE */
-	struct quorum_event_slot event_slots[QUORUM_MAX_LEGS + 1];
-	atomic_t events_merged;		/* reports merged by the rate limit */
-	bool suspended;			/* hold uevents until resume */
-
-	/* rewrite_corrupted: ordering rewrites after writes (-rewrite.c) */
-	spinlock_t rewrite_lock;	/* the four below */
-	struct list_head rewrites;	/* reads rewriting legs */
-	struct list_head held_writes;	/* writes waiting for a rewrite */
-	u32 writes_started[QUORUM_SEQ_SLOTS];
-	u32 writes_done[QUORUM_SEQ_SLOTS];
-
-	struct quorum_leg legs[];
-};
-
 /* Per-bio data of every bio mapped by the target. */
 struct quorum_io {
 	struct quorum_c *qc;
@@ -102,6 +63,94 @@ struct quorum_io {
 	struct work_struct work;
 };
 
+enum quorum_sync_action {
+	QUORUM_SYNC_IDLE,
+	QUORUM_SYNC_RESYNC,	/* copy voted data to the legs being synced */
+	QUORUM_SYNC_CHECK,	/* vote everywhere, count mismatches */
+	QUORUM_SYNC_REPAIR,	/* ... and rewrite the outvoted legs */
+};
+
+/*
+ * The background engine (dm-quorum-sync.c): one action at a time, region
+ * by region, one piece (at most a read's 128 KiB) at a time.  Started and
+ * stopped under quorum_c.msg_lock; the fields the status shows are read
+ * without it.
+ */
+struct quorum_sync {
+	enum quorum_sync_action action;
+	unsigned long targets;		/* resync: the legs being synced */
+	u64 region;			/* the next region */
+	sector_t done, total;		/* progress, in sectors */
+	u64 mismatches;			/* pieces with an outvoted leg */
+	bool stop;			/* idle asked for */
+	bool paused;			/* suspended (or not yet resumed) */
+	unsigned long start;		/* jiffies, for the rate limit */
+	struct page **pages;		/* QUORUM_READ_MAX_PAGES per leg */
+	struct bio_set bs;
+	struct quorum_io io;		/* the piece being voted */
+	atomic_t pending;
+	struct completion io_done;
+	struct workqueue_struct *wq;
+	struct work_struct work;
+};
+
+struct quorum_c {
+	struct dm_target *ti;
+	unsigned int threshold;
+	unsigned int nr_legs;
+	enum quorum_read_pattern read_pattern;
+	bool blkverify;
+	bool rewrite_corrupted;
+	struct crypto_shash *hash;
+	unsigned int digest_size;
+
+	/*
+	 * Leg states, changed under state_lock (quorum_set_leg_state()).
+	 * 'D' dead: out of service, after a failed write or flush or a fail
+	 * message; the writes it misses are marked in @dirty.  'S' syncing:
+	 * written but never read until the resync engine has copied it the
+	 * regions it missed.  The I/O paths read the derived masks only.
+	 */
+	spinlock_t state_lock;
+	unsigned long dead;
+	unsigned long syncing;
+	unsigned long readable;		/* neither dead nor syncing */
+	unsigned long writable;		/* not dead */
+	struct quorum_dirty *dirty;
+	atomic_t quorum_failures;
+
+	struct list_head instance;	/* in quorum_instances (dm-quorum.c) */
+	bool resumed;			/* has been live: may hand over */
+	struct mutex msg_lock;		/* messages, engine start and stop */
+	struct ratelimit_state msg_ratelimit;	/* refusals in the log */
+	struct quorum_sync sync;
+
+	/* Leg clones and read buffers; the reserves cover one I/O. */
+	struct bio_set bs;
+	mempool_t page_pool;
+	struct mutex reserve_lock;	/* one I/O at a time on the reserves */
+	mempool_t digest_pool;		/* digests of one vote */
+
+	struct workqueue_struct *wq;		/* completions, events */
+	struct workqueue_struct *alloc_wq;	/* work that allocates */
+	struct work_struct event_work;
+
+	/* uevents: one rate limit per leg for REPORT_BAD, one for FAILURE */
+	struct quorum_event_slot event_slots[QUORUM_MAX_LEGS + 1];
+	atomic_t events_merged;		/* reports merged by the rate limit */
+	struct quorum_state_queue state_events;
+	bool suspended;			/* hold uevents until resume */
+
+	/* rewrite_corrupted: ordering rewrites after writes (-rewrite.c) */
+	spinlock_t rewrite_lock;	/* the four below */
+	struct list_head rewrites;	/* reads rewriting legs */
+	struct list_head held_writes;	/* writes waiting for a rewrite */
+	u32 writes_started[QUORUM_SEQ_SLOTS];
+	u32 writes_done[QUORUM_SEQ_SLOTS];
+
+	struct quorum_leg legs[];
+};
+
 /* Front pad of every bio from quorum_c.bs. */
 struct quorum_clone {
 	struct quorum_io *io;
@@ -117,9 +166,19 @@ static inline struct quorum_clone *to_qclone(struct bio *clone)
 #define for_each_leg(leg, mask) \
 	for_each_set_bit(leg, &(mask), QUORUM_MAX_LEGS)
 
-static inline unsigned long quorum_live_legs(struct quorum_c *qc)
+static inline unsigned long quorum_readable_legs(struct quorum_c *qc)
 {
-	return ~READ_ONCE(qc->dead) & (BIT(qc->nr_legs) - 1);
+	return READ_ONCE(qc->readable);
+}
+
+static inline unsigned long quorum_writable_legs(struct quorum_c *qc)
+{
+	return READ_ONCE(qc->writable);
+}
+
+static inline unsigned long quorum_all_legs(struct quorum_c *qc)
+{
+	return BIT(qc->nr_legs) - 1;
 }
 
 static inline enum quorum_op quorum_io_op(struct quorum_io *io)
@@ -150,6 +209,7 @@ static inline void quorum_io_failed(struct quorum_io *io)
 }
 
 /* dm-quorum-io.c */
+void quorum_leg_io_error(struct quorum_io *io, unsigned int leg);
 int quorum_io_init(struct quorum_c *qc);
 void quorum_io_exit(struct quorum_c *qc);
 int quorum_map_io(struct quorum_c *qc, struct bio *bio);
@@ -169,8 +229,30 @@ bool quorum_write_begin(struct quorum_io *io);
 void quorum_write_end(struct quorum_io *io);
 void quorum_read_snapshot(struct quorum_io *io);
 bool quorum_rewrite(struct quorum_io *io, unsigned long legs);
+void quorum_region_lock(struct quorum_io *io);
+void quorum_region_unlock(struct quorum_io *io);
+
+/* dm-quorum-sync.c */
+int quorum_sync_init(struct quorum_c *qc);
+void quorum_sync_exit(struct quorum_c *qc);
+void quorum_sync_suspend(struct quorum_c *qc);
+void quorum_sync_resume(struct quorum_c *qc);
+int quorum_sync_start(struct quorum_c *qc, enum quorum_sync_action action,
+		      unsigned long targets);
+void quorum_sync_take_over(struct quorum_c *qc, struct quorum_c *old);
+void quorum_sync_stop(struct quorum_c *qc);
+const char *quorum_sync_action_name(enum quorum_sync_action action);
 
 /* dm-quorum.c */
+enum quorum_leg_state {
+	QUORUM_LEG_ALIVE,
+	QUORUM_LEG_DEAD,
+	QUORUM_LEG_SYNCING,
+};
+
+bool quorum_set_leg_state(struct quorum_c *qc, unsigned int leg,
+			  enum quorum_leg_state state);
 void quorum_leg_failed(struct quorum_c *qc, unsigned int leg);
+const char *quorum_dev_name(struct quorum_c *qc);
 
 #endif /* DM_QUORUM_H */

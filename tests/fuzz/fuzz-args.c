@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * libFuzzer target for the dm-quorum table line parser.
+ * libFuzzer target for the dm-quorum table line parser, and for the
+ * message parser on the same words.
  *
  * The input is split into arguments at every space and NUL byte; two
  * separators in a row give an empty argument, which dm core never passes
@@ -79,14 +80,17 @@ static void check_valid(const struct quorum_args *qa, unsigned int argc,
 		CHECK(qa->read_pattern == QUORUM_READ_QUORUM);
 	if (qa->blkverify)
 		CHECK(qa->nr_legs == 2 && qa->threshold == 2);
+	CHECK(qa->region_sectors >= QUORUM_MIN_REGION_SECTORS);
+	CHECK(qa->region_sectors <= QUORUM_MAX_REGION_SECTORS);
+	CHECK(!(qa->region_sectors & (qa->region_sectors - 1)));
 }
 
 /* The canonical line for @qa parses back to the same arguments. */
 static void check_round_trip(const struct quorum_args *qa)
 {
-	char threshold[16], nr_legs[16], nr_opt[16];
-	char *argv[3 + QUORUM_MAX_LEGS + 7];
-	char *opts[7];
+	char threshold[16], nr_legs[16], nr_opt[16], region[16];
+	char *argv[3 + QUORUM_MAX_LEGS + 9];
+	char *opts[9];
 	struct quorum_args again;
 	unsigned int argc = 0, n = 0, i;
 	char *error = NULL;
@@ -102,6 +106,11 @@ static void check_round_trip(const struct quorum_args *qa)
 	if (strcmp(qa->hash, QUORUM_DEFAULT_HASH)) {
 		opts[n++] = "hash";
 		opts[n++] = (char *)qa->hash;
+	}
+	if (qa->region_sectors != QUORUM_DEFAULT_REGION_SECTORS) {
+		snprintf(region, sizeof(region), "%u", qa->region_sectors);
+		opts[n++] = "region_size";
+		opts[n++] = region;
 	}
 
 	snprintf(threshold, sizeof(threshold), "%u", qa->threshold);
@@ -125,6 +134,29 @@ static void check_round_trip(const struct quorum_args *qa)
 	CHECK(again.rewrite_corrupted == qa->rewrite_corrupted);
 	CHECK(again.blkverify == qa->blkverify);
 	CHECK(!strcmp(again.hash, qa->hash));
+	CHECK(again.region_sectors == qa->region_sectors);
+}
+
+/* The same words as a message to a device with 3 legs. */
+static void check_message(unsigned int argc, char **argv, const char *buf,
+			  size_t size)
+{
+	struct quorum_msg msg;
+	char *error = NULL;
+	int r;
+
+	memset(&msg, 0x5a, sizeof(msg));
+	r = quorum_parse_message(argc, argv, 3, &msg, &error);
+	if (r) {
+		CHECK(r == -EINVAL);
+		CHECK(error && *error);
+		CHECK(error < buf || error > buf + size);
+		return;
+	}
+	CHECK(!error);
+	CHECK(argc >= 1 && !strcmp(quorum_msg_name(msg.op), argv[0]));
+	CHECK(msg.leg < 3);
+	CHECK(!msg.dev || (*msg.dev && msg.dev == argv[argc - 1]));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -173,6 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* A fixed message, never a pointer into the arguments. */
 		CHECK(error < buf || error > buf + size);
 	}
+	check_message(argc, argv, buf, size);
 	CHECK(!memcmp(orig, buf, size + 1));
 	CHECK(!memcmp(orig_argv, argv, argc * sizeof(*argv)));
 

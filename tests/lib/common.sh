@@ -323,6 +323,72 @@ queue_attr() {
 	cat "/sys/block/$kname/queue/$2"
 }
 
+## Leg management and the resync engine ###################################
+
+# quorum_msg <dev> <words...>: `dmsetup message <dev> 0 <words>`; returns
+# its status, so it works with expect_ok / expect_fail.
+quorum_msg() {
+	local dev=$1
+	shift
+	dmsetup message "$dev" 0 "$@"
+}
+
+# health <dev>: the health characters, one per leg (A, D, S)
+health() {
+	status_field "$1" 3
+}
+
+# sync_state <dev>: "<sync_action> <done>/<total> <mismatches>", the last
+# three status fields.
+sync_state() {
+	local st
+	st=$(dmsetup status "$1") || return 1
+	awk '{ print $(NF - 2), $(NF - 1), $NF }' <<<"$st"
+}
+
+# sync_mismatches <dev>: mismatches found by the last check or repair
+sync_mismatches() {
+	dmsetup status "$1" | awk '{ print $NF }'
+}
+
+# wait_sync_idle <dev> [seconds=120]: wait for the engine to go idle;
+# non-zero with a message on a timeout.
+wait_sync_idle() {
+	local dev=$1 t=${2:-120} i state
+	for ((i = 0; i < t * 10; i++)); do
+		state=$(sync_state "$dev") || return 1
+		[[ "$state" == idle* ]] && return 0
+		sleep 0.1
+	done
+	echo "wait_sync_idle: $dev still busy after ${t}s: $(sync_state "$dev")" >&2
+	return 1
+}
+
+# leg_sum <i> <bytes>: sha256 of the first <bytes> of leg i's own device
+# (RAM[i]), read with O_DIRECT past any page cache.
+leg_sum() {
+	local bs
+	bs=$(_direct_bs 0 "$2") || return 2
+	dd if="${RAM[$1]}" bs="$bs" count=$(($2 / bs)) iflag=direct status=none |
+		sha256sum | cut -d' ' -f1
+}
+
+# legs_identical <bytes> <i>...: 0 if legs i... hold the same first
+# <bytes>, else non-zero naming the ones that differ from the first.
+legs_identical() {
+	local bytes=$1 ref i sum rc=0
+	shift
+	ref=$(leg_sum "$1" "$bytes")
+	for i in "${@:2}"; do
+		sum=$(leg_sum "$i" "$bytes")
+		if [[ "$sum" != "$ref" ]]; then
+			echo "legs_identical: leg $i differs from leg $1" >&2
+			rc=1
+		fi
+	done
+	return $rc
+}
+
 ## More leg faults ##########################################################
 
 # leg_read_error <i>: reads of leg i fail, writes still land (dm-delay with

@@ -17,31 +17,7 @@
 #include <cmocka.h>
 
 #include "dm-quorum-args.h"
-
-#define MAX_ARGS	64
-#define LINE_MAX_LEN	1024
-
-struct line {
-	char buf[LINE_MAX_LEN];
-	char *argv[MAX_ARGS];
-	unsigned int argc;
-};
-
-static void split(struct line *l, const char *s)
-{
-	char *save = NULL, *tok;
-
-	assert_true(strlen(s) < sizeof(l->buf));
-	strcpy(l->buf, s);
-	l->argc = 0;
-	for (tok = strtok_r(l->buf, " ", &save); tok;
-	     tok = strtok_r(NULL, " ", &save)) {
-		assert_true(l->argc < MAX_ARGS);
-		if (!strcmp(tok, "''"))
-			*tok = '\0';
-		l->argv[l->argc++] = tok;
-	}
-}
+#include "split.h"
 
 /* Parse @s into @qa; *@error is left as the parser set it, else NULL. */
 static int parse(struct line *l, const char *s, struct quorum_args *qa,

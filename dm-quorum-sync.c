@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-quorum resync and scrub engine.
+ *
+ * One action at a time runs in a work item, region by region, and each
+ * region piece by piece (at most 128 KiB, the read vote's granularity):
+ *
+ *   resync  a leg that comes back ('S'): for each region it missed, vote
+ *           among the readable legs and write the winner to it;
+ *   check   every region: vote, count the pieces some leg lost;
+ *   repair  the same, and write the winner to the legs that lost.
+ *
+ * Each piece is locked against writes for the time it is read, voted and
+ * written (quorum_region_lock()), so a write from above is never undone
+ * by an older copy.  The engine has its own bio_set and pages, so it never
+ * competes with user I/O for the reserves that I/O needs to progress.
+ * It pauses on presuspend (dm core waits only for user bios) and goes on
+ * from the same region after resume.
+ */
+#include <linux/delay.h>
+#include <linux/module.h>
+
+#include "dm-quorum.h"
+
+static unsigned int max_sync_rate;
+module_param(max_sync_rate, uint, 0644);
+MODULE_PARM_DESC(max_sync_rate,
+		 "Resync and scrub rate limit per device, KiB/s (0: none)");
+
+static const char * const action_names[] = {
+	[QUORUM_SYNC_IDLE] = "idle",
+	[QUORUM_SYNC_RESYNC] = "resync",
+	[QUORUM_SYNC_CHECK] = "check",
+	[QUORUM_SYNC_REPAIR] = "repair",
+};
+
+const char *quorum_sync_action_name(enum quorum_sync_action action)
+{
+	return action_names[action];
+}
+
+static sector_t region_sectors(struct quorum_c *qc)
+{
+	return (sector_t)1 << qc->dirty->region_shift;
+}
+
+/* ---- I/O of one piece -------------------------------------------------- */
+
+static void sync_endio(struct bio *bio)
+{
+	struct quorum_clone *qclone = to_qclone(bio);
+	struct quorum_sync *qs = &qclone->io->qc->sync;
+
+	qclone->io->status[qclone->leg] = bio->bi_status;
+	if (atomic_dec_and_test(&qs->pending))
+		complete(&qs->io_done);
+}
+
+static struct page **leg_pages(struct quorum_sync *qs, unsigned int leg)
+{
+	return qs->pages + leg * QUORUM_READ_MAX_PAGES;
+}
+
+/* A bio for @leg over @pages (@leg's own for a read, the winner's else). */
+static struct bio *piece_bio(struct quorum_io *io, unsigned int leg,
+			     struct page **pages, blk_opf_t opf)
+{
+	struct quorum_c *qc = io->qc;
+	unsigned int left = io->iter.bi_size, i;
+	struct bio *bio;
+
+	bio = bio_alloc_bioset(qc->legs[leg].dev->bdev, QUORUM_READ_MAX_PAGES,
+			       opf, GFP_NOIO, &qc->sync.bs);
+	bio->bi_iter.bi_sector = io->sector;
+	bio->bi_end_io = sync_endio;
+	to_qclone(bio)->io = io;
+	to_qclone(bio)->leg = leg;
+	for (i = 0; left; i++) {
+		unsigned int len = min_t(unsigned int, left, PAGE_SIZE);
+
+		__bio_add_page(bio, pages[i], len, 0);
+		left -= len;
+	}
+	return bio;
+}
+
+/* Read (into each leg's pages) or write (the winner) @legs; waits. */
+static void piece_io(struct quorum_io *io, unsigned long legs, blk_opf_t opf,
+		     struct page **write_pages)
+{
+	struct quorum_sync *qs = &io->qc->sync;
+	unsigned int leg;
+
+	reinit_completion(&qs->io_done);
+	atomic_set(&qs->pending, hweight_long(legs) + 1);
+	for_each_leg(leg, legs) {
+		struct page **pages = write_pages ?: leg_pages(qs, leg);
+		struct bio *bio = piece_bio(io, leg, pages, opf);
+
+		io->leg_bio[leg] = bio;
+		submit_bio_noacct(bio);
+	}
+	if (!atomic_dec_and_test(&qs->pending))
+		wait_for_completion_io(&qs->io_done);
+}
+
+static void put_piece_bios(struct quorum_io *io, unsigned long legs)
+{
+	unsigned int leg;
+
+	for_each_leg(leg, legs) {
+		bio_put(io->leg_bio[leg]);
+		io->leg_bio[leg] = NULL;
+	}
+}
+
+/* ---- one piece --------------------------------------------------------- */
+
+/*
+ * Vote on the piece read from @ok; the winner ends up in the primary's
+ * pages.  Returns the outvoted legs, or -EIO in @status if no version has
+ * a quorum.
+ */
+static unsigned long piece_vote(struct quorum_io *io, unsigned long ok,
+				blk_status_t *status)
+{
+	unsigned long outvoted = 0;
+
+	*status = BLK_STS_OK;
+	if (hweight_long(ok) < io->qc->threshold) {
+		quorum_io_failed(io);
+		*status = BLK_STS_IOERR;
+	} else if (!quorum_read_agree(io, ok)) {
+		*status = quorum_read_vote(io, ok, &outvoted);
+	}
+	return outvoted;
+}
+
+/* Write the winner to @legs; a leg that fails it leaves service. */
+static void piece_write(struct quorum_io *io, unsigned long legs,
+			bool repair)
+{
+	struct quorum_c *qc = io->qc;
+	unsigned int leg;
+
+	piece_io(io, legs, REQ_OP_WRITE | REQ_SYNC, leg_pages(&qc->sync, io->primary));
+	for_each_leg(leg, legs) {
+		if (io->status[leg]) {
+			quorum_leg_io_error(io, leg);
+			quorum_leg_failed(qc, leg);
+			quorum_dirty_mark(qc->dirty, leg, io->sector,
+					  io->iter.bi_size >> SECTOR_SHIFT);
+		} else if (repair) {
+			atomic_inc(&qc->legs[leg].rewrites);
+		}
+	}
+	put_piece_bios(io, legs);
+}
+
+/*
+ * Sync one piece: read the readable legs, vote, write the winner to the
+ * resync targets (and, for repair, to the outvoted legs).  Returns false
+ * if the targets could not be given the piece.
+ */
+static bool sync_piece(struct quorum_c *qc, sector_t sector,
+		       unsigned int sectors)
+{
+	struct quorum_sync *qs = &qc->sync;
+	struct quorum_io *io = &qs->io;
+	unsigned long readable, failed = 0, outvoted, targets;
+	blk_status_t status;
+	unsigned int leg;
+
+	memset(io, 0, offsetof(struct quorum_io, work));
+	io->qc = qc;
+	io->sector = sector;
+	io->iter.bi_sector = qc->ti->begin + sector;
+	io->iter.bi_size = sectors << SECTOR_SHIFT;
+
+	quorum_region_lock(io);
+	readable = quorum_readable_legs(qc);
+	if (hweight_long(readable) < qc->threshold) {
+		/* nothing to vote with: the targets keep the piece to do */
+		quorum_region_unlock(io);
+		return false;
+	}
+	io->issued = readable;
+	io->primary = __ffs(readable);
+	piece_io(io, readable, REQ_OP_READ, NULL);
+	io->bio = io->leg_bio[io->primary];
+	for_each_leg(leg, readable) {
+		if (io->status[leg]) {
+			__set_bit(leg, &failed);
+			quorum_leg_io_error(io, leg);
+		}
+	}
+	outvoted = piece_vote(io, readable & ~failed, &status);
+	put_piece_bios(io, readable);
+	io->bio = NULL;
+	if (outvoted)
+		qs->mismatches++;
+
+	targets = qs->targets & quorum_writable_legs(qc);
+	if (qs->action == QUORUM_SYNC_REPAIR)
+		targets |= outvoted & quorum_writable_legs(qc);
+	if (!status && targets)
+		piece_write(io, targets, qs->action == QUORUM_SYNC_REPAIR);
+	quorum_region_unlock(io);
+	return !status;
+}
+
+/* ---- regions ----------------------------------------------------------- */
+
+static bool region_wanted(struct quorum_c *qc, u64 region)
+{
+	struct quorum_sync *qs = &qc->sync;
+	unsigned int leg;
+
+	if (qs->action != QUORUM_SYNC_RESYNC)
+		return true;
+	for_each_leg(leg, qs->targets)
+		if (quorum_dirty_test(qc->dirty, leg, region))
+			return true;
+	return false;
+}
+
+static sector_t region_len(struct quorum_c *qc, u64 region)
+{
+	sector_t start = region << qc->dirty->region_shift;
+
+	return min_t(sector_t, region_sectors(qc), qc->ti->len - start);
+}
+
+/*
+ * The targets now hold @region.  A target that died meanwhile keeps it
+ * dirty: its death is published before the regions it missed are marked
+ * (leg_missed_write()), so a death seen only after the clear is re-marked
+ * here and a mark made after the clear stays.
+ */
+static void sync_clear_region(struct quorum_c *qc, u64 region)
+{
+	struct quorum_dirty *dirty = qc->dirty;
+	unsigned int leg;
+
+	for_each_leg(leg, qc->sync.targets) {
+		dirty->ops->clear(dirty, leg, region);
+		/*
+		 * Order the clear before the look at @dead; pairs with a
+		 * leg's death being set before its regions are marked.
+		 */
+		smp_mb__after_atomic();
+		if (test_bit(leg, &qc->dead))
+			quorum_dirty_mark(dirty, leg,
+					  region << dirty->region_shift, 1);
+	}
+}
+
+static void sync_region(struct quorum_c *qc, u64 region)
+{
+	sector_t start = region << qc->dirty->region_shift;
+	sector_t len = region_len(qc, region), off;
+	bool ok = true;
+
+	for (off = 0; off < len; off += QUORUM_READ_MAX_SECTORS)
+		ok &= sync_piece(qc, start + off,
+				 min_t(sector_t, len - off, QUORUM_READ_MAX_SECTORS));
+	if (ok && qc->sync.action == QUORUM_SYNC_RESYNC)
+		sync_clear_region(qc, region);
+}
+
+static bool sync_interrupted(struct quorum_sync *qs)
+{
+	return READ_ONCE(qs->stop) || READ_ONCE(qs->paused);
+}
+
+/*
+ * Sleep as long as max_sync_rate asks for the work done so far, in short
+ * naps so that a suspend or an idle does not wait for a slow rate.
+ */
+static void sync_throttle(struct quorum_sync *qs)
+{
+	unsigned int rate = READ_ONCE(max_sync_rate);
+	unsigned long due;
+
+	if (!rate)
+		return;
+	due = qs->start + div_u64((u64)qs->done * HZ, 2 * rate);
+	while (time_before(jiffies, due) && !sync_interrupted(qs))
+		schedule_timeout_uninterruptible(min_t(unsigned long,
+						       due - jiffies, HZ / 10));
+}
+
+/* ---- the action -------------------------------------------------------- */
+
+static void free_pages_of(struct quorum_c *qc)
+{
+	struct quorum_sync *qs = &qc->sync;
+	unsigned int i;
+
+	if (!qs->pages)
+		return;
+	for (i = 0; i < qc->nr_legs * QUORUM_READ_MAX_PAGES; i++)
+		if (qs->pages[i])
+			__free_page(qs->pages[i]);
+	kvfree(qs->pages);
+	qs->pages = NULL;
+}
+
+/* GFP_NOIO: a message or a resume may come while the device is suspended. */
+static int alloc_pages_of(struct quorum_c *qc)
+{
+	struct quorum_sync *qs = &qc->sync;
+	unsigned int i, n = qc->nr_legs * QUORUM_READ_MAX_PAGES;
+
+	qs->pages = kvcalloc(n, sizeof(*qs->pages), GFP_NOIO);
+	if (!qs->pages)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		qs->pages[i] = alloc_page(GFP_NOIO);
+		if (!qs->pages[i]) {
+			free_pages_of(qc);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The action ended, finished or stopped.  Resync targets that hold every
+ * region come back into service; the others go back to 'D', keeping the
+ * regions they still miss for the next reinstate.
+ */
+static void sync_finish(struct quorum_c *qc)
+{
+	struct quorum_sync *qs = &qc->sync;
+	enum quorum_sync_action action = qs->action;
+	unsigned int leg;
+
+	for_each_leg(leg, qs->targets) {
+		if (!qs->stop && !test_bit(leg, &qc->dead) &&
+		    !qc->dirty->ops->count(qc->dirty, leg)) {
+			quorum_set_leg_state(qc, leg, QUORUM_LEG_ALIVE);
+			quorum_report_leg(qc, QUORUM_EV_LEG_REINSTATED, leg);
+		} else {
+			quorum_set_leg_state(qc, leg, QUORUM_LEG_DEAD);
+		}
+	}
+	free_pages_of(qc);
+	WRITE_ONCE(qs->targets, 0);
+	WRITE_ONCE(qs->action, QUORUM_SYNC_IDLE);
+	if (!qs->stop)
+		quorum_report_sync_done(qc, action_names[action], qs->mismatches);
+}
+
+static void sync_work(struct work_struct *work)
+{
+	struct quorum_sync *qs = container_of(work, struct quorum_sync, work);
+	struct quorum_c *qc = container_of(qs, struct quorum_c, sync);
+
+	while (!sync_interrupted(qs) && qs->region < qc->dirty->nr_regions) {
+		u64 region = qs->region;
+
+		/* a target that died is done with */
+		if (qs->action == QUORUM_SYNC_RESYNC &&
+		    !(qs->targets & quorum_writable_legs(qc)))
+			break;
+		if (region_wanted(qc, region)) {
+			sync_region(qc, region);
+			WRITE_ONCE(qs->done, qs->done + region_len(qc, region));
+			sync_throttle(qs);
+		}
+		WRITE_ONCE(qs->region, region + 1);
+		cond_resched();
+	}
+	if (!READ_ONCE(qs->stop) && READ_ONCE(qs->paused))
+		return;		/* resumed from qs->region */
+	sync_finish(qc);
+}
+
+/* Sectors the action will go through. */
+static sector_t sync_total(struct quorum_c *qc)
+{
+	sector_t total = 0;
+	u64 r;
+
+	for (r = 0; r < qc->dirty->nr_regions; r++)
+		if (region_wanted(qc, r))
+			total += region_len(qc, r);
+	return total;
+}
+
+/*
+ * Start @action (for resync, of the legs in @targets, which are dead and
+ * become 'S').  Under msg_lock, with no action running.
+ */
+int quorum_sync_start(struct quorum_c *qc, enum quorum_sync_action action,
+		      unsigned long targets)
+{
+	struct quorum_sync *qs = &qc->sync;
+	unsigned int leg;
+	int r;
+
+	r = alloc_pages_of(qc);
+	if (r)
+		return r;
+	qs->targets = targets;
+	for_each_leg(leg, targets)
+		quorum_set_leg_state(qc, leg, QUORUM_LEG_SYNCING);
+	qs->action = action;
+	qs->stop = false;
+	qs->region = 0;
+	qs->mismatches = 0;
+	qs->done = 0;
+	qs->total = sync_total(qc);
+	qs->start = jiffies;
+	if (!qs->paused)
+		queue_work(qs->wq, &qs->work);
+	return 0;
+}
+
+/*
+ * A reloaded table takes over @old's scrub where it was (same geometry:
+ * the same length and region size, checked by the caller).  A resync is
+ * not carried here: its legs are dead in the new table, with the regions
+ * they still miss, and are resynced from those (quorum_preresume()).
+ */
+void quorum_sync_take_over(struct quorum_c *qc, struct quorum_c *old)
+{
+	struct quorum_sync *qs = &qc->sync, *os = &old->sync;
+
+	if (os->action != QUORUM_SYNC_CHECK && os->action != QUORUM_SYNC_REPAIR)
+		return;
+	if (quorum_sync_start(qc, os->action, 0))
+		return;		/* the operator can start it again */
+	qs->region = os->region;
+	qs->done = os->done;
+	qs->total = os->total;
+	qs->mismatches = os->mismatches;
+}
+
+/* Stop the running action, if any, and wait for it.  Under msg_lock. */
+void quorum_sync_stop(struct quorum_c *qc)
+{
+	struct quorum_sync *qs = &qc->sync;
+
+	if (qs->action == QUORUM_SYNC_IDLE)
+		return;
+	WRITE_ONCE(qs->stop, true);
+	/* if paused the work is not running: it still has to finish */
+	queue_work(qs->wq, &qs->work);
+	flush_work(&qs->work);
+}
+
+/* dm core waits for user bios only: stop the engine's own I/O here. */
+void quorum_sync_suspend(struct quorum_c *qc)
+{
+	mutex_lock(&qc->msg_lock);
+	WRITE_ONCE(qc->sync.paused, true);
+	mutex_unlock(&qc->msg_lock);
+	flush_work(&qc->sync.work);
+}
+
+void quorum_sync_resume(struct quorum_c *qc)
+{
+	struct quorum_sync *qs = &qc->sync;
+
+	mutex_lock(&qc->msg_lock);
+	WRITE_ONCE(qs->paused, false);
+	if (qs->action != QUORUM_SYNC_IDLE)
+		queue_work(qs->wq, &qs->work);
+	mutex_unlock(&qc->msg_lock);
+}
+
+int quorum_sync_init(struct quorum_c *qc)
+{
+	struct quorum_sync *qs = &qc->sync;
+	int r;
+
+	qs->paused = true;	/* until the first resume */
+	init_completion(&qs->io_done);
+	INIT_WORK(&qs->work, sync_work);
+	/* the engine holds writes while it copies: it must run under reclaim */
+	qs->wq = alloc_workqueue("kquorum_sync", WQ_MEM_RECLAIM, 1);
+	if (!qs->wq)
+		return -ENOMEM;
+	r = bioset_init(&qs->bs, qc->nr_legs,
+			offsetof(struct quorum_clone, bio), BIOSET_NEED_BVECS);
+	return r;
+}
+
+/* The device is suspended or was never resumed: nothing is running. */
+void quorum_sync_exit(struct quorum_c *qc)
+{
+	struct quorum_sync *qs = &qc->sync;
+
+	if (qs->wq) {
+		flush_work(&qs->work);
+		destroy_workqueue(qs->wq);
+	}
+	free_pages_of(qc);
+	bioset_exit(&qs->bs);
+}
