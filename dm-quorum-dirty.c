@@ -7,12 +7,12 @@
 #include <linux/log2.h>
 #include <linux/slab.h>
 
+#include "dm-quorum-args.h"
 #include "dm-quorum-dirty.h"
 
 struct dirty_mem {
 	struct quorum_dirty d;
-	unsigned int nr_legs;
-	unsigned long *bits[];
+	unsigned long *bits[QUORUM_MAX_LEGS];	/* NULL past the last leg */
 };
 
 static struct dirty_mem *to_mem(struct quorum_dirty *d)
@@ -25,7 +25,7 @@ static void mem_destroy(struct quorum_dirty *d)
 	struct dirty_mem *m = to_mem(d);
 	unsigned int i;
 
-	for (i = 0; i < m->nr_legs; i++)
+	for (i = 0; i < QUORUM_MAX_LEGS; i++)
 		kvfree(m->bits[i]);
 	kfree(m);
 }
@@ -64,6 +64,34 @@ static u64 mem_count(struct quorum_dirty *d, unsigned int leg)
 	return bitmap_weight(to_mem(d)->bits[leg], d->nr_regions);
 }
 
+static unsigned long *alloc_bits(struct quorum_dirty *d)
+{
+	return kvcalloc(BITS_TO_LONGS(d->nr_regions), sizeof(unsigned long),
+			GFP_KERNEL);
+}
+
+static int mem_add_leg(struct quorum_dirty *d, unsigned int leg)
+{
+	struct dirty_mem *m = to_mem(d);
+
+	m->bits[leg] = alloc_bits(d);
+	if (!m->bits[leg])
+		return -ENOMEM;
+	mem_mark_all(d, leg);
+	return 0;
+}
+
+static void mem_remove_leg(struct quorum_dirty *d, unsigned int leg,
+			   unsigned int nr_legs)
+{
+	struct dirty_mem *m = to_mem(d);
+
+	kvfree(m->bits[leg]);
+	memmove(&m->bits[leg], &m->bits[leg + 1],
+		(nr_legs - leg - 1) * sizeof(m->bits[0]));
+	m->bits[nr_legs - 1] = NULL;
+}
+
 static const struct quorum_dirty_ops mem_ops = {
 	.destroy = mem_destroy,
 	.mark = mem_mark,
@@ -71,6 +99,8 @@ static const struct quorum_dirty_ops mem_ops = {
 	.test = mem_test,
 	.clear = mem_clear,
 	.count = mem_count,
+	.add_leg = mem_add_leg,
+	.remove_leg = mem_remove_leg,
 };
 
 struct quorum_dirty *quorum_dirty_create_mem(unsigned int nr_legs,
@@ -80,16 +110,14 @@ struct quorum_dirty *quorum_dirty_create_mem(unsigned int nr_legs,
 	struct dirty_mem *m;
 	unsigned int i;
 
-	m = kzalloc(struct_size(m, bits, nr_legs), GFP_KERNEL);
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
 	if (!m)
 		return NULL;
 	m->d.ops = &mem_ops;
 	m->d.region_shift = ilog2(region_sectors);
 	m->d.nr_regions = DIV_ROUND_UP_ULL(len, region_sectors);
-	m->nr_legs = nr_legs;
 	for (i = 0; i < nr_legs; i++) {
-		m->bits[i] = kvcalloc(BITS_TO_LONGS(m->d.nr_regions),
-				      sizeof(unsigned long), GFP_KERNEL);
+		m->bits[i] = alloc_bits(&m->d);
 		if (!m->bits[i]) {
 			mem_destroy(&m->d);
 			return NULL;

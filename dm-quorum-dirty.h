@@ -26,6 +26,11 @@ struct quorum_dirty_ops {
 	/* @region of @leg was resynced. */
 	void (*clear)(struct quorum_dirty *d, unsigned int leg, u64 region);
 	u64 (*count)(struct quorum_dirty *d, unsigned int leg);
+	/* A leg added at index @leg (the last), with every region to do. */
+	int (*add_leg)(struct quorum_dirty *d, unsigned int leg);
+	/* Leg @leg of @nr_legs removed: the ones after it move down. */
+	void (*remove_leg)(struct quorum_dirty *d, unsigned int leg,
+			   unsigned int nr_legs);
 };
 
 struct quorum_dirty {

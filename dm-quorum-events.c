@@ -327,6 +327,43 @@ static void take_over_slot(struct quorum_event_slot *slot,
 }
 
 /*
+ * Leg @leg was removed (under quorum_events_suspend()): the reports held
+ * for the legs after it move down with them, its own are dropped.
+ */
+void quorum_events_remove_leg(struct quorum_c *qc, unsigned int leg)
+{
+	struct quorum_state_queue *q = &qc->state_events;
+	unsigned int i, n = 0;
+
+	for (i = leg; i + 1 < qc->nr_legs; i++)
+		take_over_slot(&qc->event_slots[i], &qc->event_slots[i + 1], i);
+	if (qc->nr_legs > leg) {
+		struct quorum_event_slot *last = &qc->event_slots[qc->nr_legs - 1];
+
+		spin_lock_irq(&last->lock);
+		last->queued = false;
+		last->held = false;
+		spin_unlock_irq(&last->lock);
+	}
+
+	spin_lock_irq(&q->lock);
+	for (i = 0; i < q->count; i++) {
+		struct quorum_state_event ev;
+
+		ev = q->ev[(q->head + i) % QUORUM_STATE_EVENTS];
+		if (ev.kind != QUORUM_EV_SYNC_DONE) {
+			if (ev.leg == leg)
+				continue;
+			if (ev.leg > leg)
+				ev.leg--;
+		}
+		q->ev[(q->head + n++) % QUORUM_STATE_EVENTS] = ev;
+	}
+	q->count = n;
+	spin_unlock_irq(&q->lock);
+}
+
+/*
  * A reloaded table sends what the table it replaces held while suspended.
  * @old_leg[i] is the old index of new leg i, or -1.  Both are suspended.
  */

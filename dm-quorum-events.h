@@ -77,6 +77,7 @@ void quorum_events_init(struct quorum_c *qc);
 void quorum_events_suspend(struct quorum_c *qc);
 void quorum_events_take_over(struct quorum_c *qc, struct quorum_c *old,
 			     const int *old_leg);
+void quorum_events_remove_leg(struct quorum_c *qc, unsigned int leg);
 void quorum_events_resume(struct quorum_c *qc);
 
 void quorum_report_bad(struct quorum_c *qc, unsigned int leg,

@@ -26,8 +26,30 @@
 
 void quorum_complete(struct quorum_io *io, blk_status_t status)
 {
+	struct quorum_c *qc = io->qc;
+
+	/* before bio_endio: the last completion may let the table go */
+	if (atomic_dec_and_test(&qc->inflight) && READ_ONCE(qc->quiescing))
+		wake_up_all(&qc->quiesce_wq);
 	io->bio->bi_status = status;
 	bio_endio(io->bio);
+}
+
+/*
+ * Count @bio in flight, first waiting while the leg set is being changed
+ * (dm-quorum-legs.c): a rare admin action, and map may sleep.
+ */
+static void enter_io(struct quorum_c *qc)
+{
+	for (;;) {
+		atomic_inc(&qc->inflight);
+		smp_mb__after_atomic();	/* pairs with quorum_quiesce() */
+		if (likely(!READ_ONCE(qc->quiescing)))
+			return;
+		if (atomic_dec_and_test(&qc->inflight))
+			wake_up_all(&qc->quiesce_wq);
+		wait_event(qc->quiesce_wq, !READ_ONCE(qc->quiescing));
+	}
 }
 
 /* Completion work: it frees reserve memory and never waits for it. */
@@ -470,6 +492,7 @@ int quorum_map_io(struct quorum_c *qc, struct bio *bio)
 	    bio_sectors(bio) > QUORUM_READ_MAX_SECTORS)
 		dm_accept_partial_bio(bio, QUORUM_READ_MAX_SECTORS);
 
+	enter_io(qc);
 	memset(io, 0, offsetof(struct quorum_io, work));
 	io->qc = qc;
 	io->bio = bio;
@@ -510,10 +533,28 @@ int quorum_io_init(struct quorum_c *qc)
 	if (r)
 		return r;
 	mutex_init(&qc->reserve_lock);
+	init_waitqueue_head(&qc->quiesce_wq);
 	spin_lock_init(&qc->rewrite_lock);
 	INIT_LIST_HEAD(&qc->rewrites);
 	INIT_LIST_HEAD(&qc->held_writes);
 	return 0;
+}
+
+/*
+ * The reserves must hold one I/O over @nr_legs legs.  bio_set has no
+ * resize of its own; its pools are plain mempools.
+ */
+int quorum_io_resize(struct quorum_c *qc, unsigned int nr_legs)
+{
+	int r;
+
+	r = mempool_resize(&qc->bs.bio_pool, nr_legs);
+	if (!r)
+		r = mempool_resize(&qc->bs.bvec_pool, nr_legs);
+	if (!r)
+		r = mempool_resize(&qc->page_pool,
+				   (nr_legs - 1) * QUORUM_READ_MAX_PAGES);
+	return r;
 }
 
 void quorum_io_exit(struct quorum_c *qc)

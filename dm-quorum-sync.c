@@ -455,19 +455,14 @@ void quorum_sync_stop(struct quorum_c *qc)
 void quorum_sync_suspend(struct quorum_c *qc)
 {
 	mutex_lock(&qc->msg_lock);
-	WRITE_ONCE(qc->sync.paused, true);
+	quorum_sync_pause(qc);
 	mutex_unlock(&qc->msg_lock);
-	flush_work(&qc->sync.work);
 }
 
 void quorum_sync_resume(struct quorum_c *qc)
 {
-	struct quorum_sync *qs = &qc->sync;
-
 	mutex_lock(&qc->msg_lock);
-	WRITE_ONCE(qs->paused, false);
-	if (qs->action != QUORUM_SYNC_IDLE)
-		queue_work(qs->wq, &qs->work);
+	quorum_sync_unpause(qc, false);
 	mutex_unlock(&qc->msg_lock);
 }
 
@@ -486,6 +481,34 @@ int quorum_sync_init(struct quorum_c *qc)
 	r = bioset_init(&qs->bs, qc->nr_legs,
 			offsetof(struct quorum_clone, bio), BIOSET_NEED_BVECS);
 	return r;
+}
+
+/* Room in the engine's bio_set for @nr_legs legs (see quorum_io_resize()). */
+int quorum_sync_resize(struct quorum_c *qc, unsigned int nr_legs)
+{
+	int r = mempool_resize(&qc->sync.bs.bio_pool, nr_legs);
+
+	return r ?: mempool_resize(&qc->sync.bs.bvec_pool, nr_legs);
+}
+
+/* Stop the engine between two pieces, without touching its action. */
+bool quorum_sync_pause(struct quorum_c *qc)
+{
+	bool was = READ_ONCE(qc->sync.paused);
+
+	WRITE_ONCE(qc->sync.paused, true);
+	flush_work(&qc->sync.work);
+	return was;
+}
+
+/* Undo quorum_sync_pause(), given what it returned. */
+void quorum_sync_unpause(struct quorum_c *qc, bool was_paused)
+{
+	struct quorum_sync *qs = &qc->sync;
+
+	WRITE_ONCE(qs->paused, was_paused);
+	if (!was_paused && qs->action != QUORUM_SYNC_IDLE)
+		queue_work(qs->wq, &qs->work);
 }
 
 /* The device is suspended or was never resumed: nothing is running. */

@@ -241,7 +241,6 @@ static int quorum_get_leg(struct quorum_c *qc, unsigned int i,
 {
 	struct dm_target *ti = qc->ti;
 	struct dm_dev *dev;
-	unsigned int j;
 	int r;
 
 	r = dm_get_device(ti, path, dm_table_get_mode(ti->table), &dev);
@@ -250,18 +249,7 @@ static int quorum_get_leg(struct quorum_c *qc, unsigned int i,
 		return r;
 	}
 	qc->legs[i].dev = dev;
-
-	if (bdev_nr_sectors(dev->bdev) < ti->len) {
-		ti->error = "Leg device is smaller than the target";
-		return -EINVAL;
-	}
-	for (j = 0; j < i; j++) {
-		if (qc->legs[j].dev->bdev->bd_dev == dev->bdev->bd_dev) {
-			ti->error = "The same device is given as two legs";
-			return -EINVAL;
-		}
-	}
-	return 0;
+	return quorum_check_new_leg(qc, dev, i, &ti->error);
 }
 
 static int quorum_alloc_hash(struct quorum_c *qc, const char *name)
@@ -291,7 +279,8 @@ static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		return r;
 
-	qc = kzalloc(struct_size(qc, legs, qa.nr_legs), GFP_KERNEL);
+	/* room for add_leg */
+	qc = kzalloc(struct_size(qc, legs, QUORUM_MAX_LEGS), GFP_KERNEL);
 	if (!qc) {
 		ti->error = "Cannot allocate quorum context";
 		return -ENOMEM;
@@ -404,7 +393,7 @@ static void quorum_resume(struct dm_target *ti)
  * per device (10 lines in 5 s) so a script looping on a bad message
  * cannot flood it.
  */
-static __printf(2, 3) int refuse(struct quorum_c *qc, const char *fmt, ...)
+__printf(2, 3) int quorum_refuse(struct quorum_c *qc, const char *fmt, ...)
 {
 	struct va_format vaf;
 	va_list args;
@@ -419,22 +408,32 @@ static __printf(2, 3) int refuse(struct quorum_c *qc, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* The legs that would be left to vote without @leg. */
-static unsigned int voters_without(struct quorum_c *qc, unsigned int leg)
-{
-	return hweight_long(quorum_readable_legs(qc) & ~BIT(leg));
-}
-
-static int no_scrub_running(struct quorum_c *qc)
+/* No check or repair running?  A scrub reads every leg. */
+int quorum_no_scrub(struct quorum_c *qc)
 {
 	enum quorum_sync_action a = qc->sync.action;
 
-	if (a == QUORUM_SYNC_CHECK || a == QUORUM_SYNC_REPAIR) {
-		refuse(qc, "%s is running (send idle first)",
-		       quorum_sync_action_name(a));
-		return -EBUSY;
-	}
-	return 0;
+	if (a != QUORUM_SYNC_CHECK && a != QUORUM_SYNC_REPAIR)
+		return 0;
+	quorum_refuse(qc, "%s is running (send idle first)",
+		      quorum_sync_action_name(a));
+	return -EBUSY;
+}
+
+/*
+ * Would the readable legs other than @leg still reach the threshold?
+ * Needed to resync @leg, or to take it out.  @what names the refusal.
+ */
+int quorum_voters_left(struct quorum_c *qc, unsigned int leg,
+		       const char *what)
+{
+	unsigned long voters = quorum_readable_legs(qc) & ~BIT(leg);
+
+	if (hweight_long(voters) >= qc->threshold)
+		return 0;
+	quorum_refuse(qc, "%s leg %u: fewer than %u other legs in service",
+		      what, leg, qc->threshold);
+	return -EBUSY;
 }
 
 /*
@@ -442,7 +441,7 @@ static int no_scrub_running(struct quorum_c *qc)
  * running resync stops (its legs keep the regions they still miss) and
  * one starts for them all.
  */
-static int resync_legs(struct quorum_c *qc, unsigned long legs)
+int quorum_resync_legs(struct quorum_c *qc, unsigned long legs)
 {
 	if (qc->sync.action == QUORUM_SYNC_RESYNC) {
 		legs |= qc->sync.targets;
@@ -455,19 +454,16 @@ static int resync_legs(struct quorum_c *qc, unsigned long legs)
 static int msg_fail(struct quorum_c *qc, unsigned int leg)
 {
 	if (test_bit(leg, &qc->dead))
-		return refuse(qc, "leg %u is already out of service", leg);
+		return quorum_refuse(qc, "leg %u is already out of service", leg);
 	if (test_bit(leg, &qc->readable) &&
-	    voters_without(qc, leg) < qc->threshold) {
-		refuse(qc, "failing leg %u would leave fewer legs in service than the threshold %u",
-		       leg, qc->threshold);
+	    quorum_voters_left(qc, leg, "cannot fail"))
 		return -EBUSY;
-	}
 	if (test_bit(leg, &qc->syncing)) {
 		unsigned long others = qc->sync.targets & ~BIT(leg);
 
 		quorum_sync_stop(qc);	/* its legs go back to 'D' */
 		quorum_report_leg(qc, QUORUM_EV_LEG_FAILED, leg);
-		return resync_legs(qc, others);
+		return quorum_resync_legs(qc, others);
 	}
 	quorum_leg_out(qc, leg);
 	return 0;
@@ -476,22 +472,15 @@ static int msg_fail(struct quorum_c *qc, unsigned int leg)
 /* Resync @leg, which must be dead, from the others' vote. */
 static int reinstate(struct quorum_c *qc, unsigned int leg)
 {
-	int r = no_scrub_running(qc);
+	int r = quorum_no_scrub(qc) ?: quorum_voters_left(qc, leg, "cannot resync");
 
-	if (r)
-		return r;
-	if (voters_without(qc, leg) < qc->threshold) {
-		refuse(qc, "leg %u cannot be resynced: fewer legs than the threshold %u to vote",
-		       leg, qc->threshold);
-		return -EBUSY;
-	}
-	return resync_legs(qc, BIT(leg));
+	return r ?: quorum_resync_legs(qc, BIT(leg));
 }
 
 static int msg_reinstate(struct quorum_c *qc, unsigned int leg)
 {
 	if (!test_bit(leg, &qc->dead))
-		return refuse(qc, "leg %u is not out of service", leg);
+		return quorum_refuse(qc, "leg %u is not out of service", leg);
 	return reinstate(qc, leg);
 }
 
@@ -500,17 +489,12 @@ static int msg_rewrite(struct quorum_c *qc, unsigned int leg)
 	int r;
 
 	if (test_bit(leg, &qc->syncing)) {
-		refuse(qc, "leg %u is being resynced already", leg);
+		quorum_refuse(qc, "leg %u is being resynced already", leg);
 		return -EBUSY;
 	}
-	r = no_scrub_running(qc);
+	r = quorum_no_scrub(qc) ?: quorum_voters_left(qc, leg, "cannot rewrite");
 	if (r)
 		return r;
-	if (voters_without(qc, leg) < qc->threshold) {
-		refuse(qc, "leg %u cannot be rewritten: fewer legs than the threshold %u to vote",
-		       leg, qc->threshold);
-		return -EBUSY;
-	}
 	qc->dirty->ops->mark_all(qc->dirty, leg);
 	quorum_set_leg_state(qc, leg, QUORUM_LEG_DEAD);
 	return reinstate(qc, leg);
@@ -519,13 +503,13 @@ static int msg_rewrite(struct quorum_c *qc, unsigned int leg)
 static int msg_scrub(struct quorum_c *qc, enum quorum_sync_action action)
 {
 	if (qc->sync.action != QUORUM_SYNC_IDLE) {
-		refuse(qc, "%s is running (send idle first)",
-		       quorum_sync_action_name(qc->sync.action));
+		quorum_refuse(qc, "%s is running (send idle first)",
+			      quorum_sync_action_name(qc->sync.action));
 		return -EBUSY;
 	}
 	if (hweight_long(quorum_readable_legs(qc)) < qc->threshold) {
-		refuse(qc, "fewer legs in service than the threshold %u",
-		       qc->threshold);
+		quorum_refuse(qc, "fewer legs in service than the threshold %u",
+			      qc->threshold);
 		return -EBUSY;
 	}
 	return quorum_sync_start(qc, action, 0);
@@ -547,10 +531,14 @@ static int quorum_do_message(struct quorum_c *qc, const struct quorum_msg *m)
 	case QUORUM_MSG_IDLE:
 		quorum_sync_stop(qc);
 		return 0;
-	default:
-		refuse(qc, "%s is not supported yet", quorum_msg_name(m->op));
-		return -EOPNOTSUPP;
+	case QUORUM_MSG_REPLACE:
+		return quorum_replace_leg(qc, m->leg, m->dev);
+	case QUORUM_MSG_ADD_LEG:
+		return quorum_add_leg(qc, m->dev);
+	case QUORUM_MSG_REMOVE_LEG:
+		return quorum_remove_leg(qc, m->leg);
 	}
+	return -EINVAL;
 }
 
 static int quorum_message(struct dm_target *ti, unsigned int argc,
@@ -563,7 +551,7 @@ static int quorum_message(struct dm_target *ti, unsigned int argc,
 
 	r = quorum_parse_message(argc, argv, qc->nr_legs, &msg, &error);
 	if (r)
-		return refuse(qc, "%s", error);
+		return quorum_refuse(qc, "%s", error);
 	/* messages are serialised, and with them the engine's start and stop */
 	mutex_lock(&qc->msg_lock);
 	r = quorum_do_message(qc, &msg);
@@ -606,6 +594,8 @@ static void quorum_status(struct dm_target *ti, status_type_t type,
 	bool default_region = region == QUORUM_DEFAULT_REGION_SECTORS;
 	unsigned int sz = 0, i;
 
+	/* the leg set may change under a message */
+	mutex_lock(&qc->msg_lock);
 	switch (type) {
 	case STATUSTYPE_INFO:
 		DMEMIT("%u %u ", qc->threshold, qc->nr_legs);
@@ -656,6 +646,7 @@ static void quorum_status(struct dm_target *ti, status_type_t type,
 		DMEMIT(";");
 		break;
 	}
+	mutex_unlock(&qc->msg_lock);
 }
 
 static int quorum_iterate_devices(struct dm_target *ti,

@@ -119,6 +119,15 @@ struct quorum_c {
 	struct quorum_dirty *dirty;
 	atomic_t quorum_failures;
 
+	/*
+	 * Changing the leg set (dm-quorum-legs.c) quiesces the device:
+	 * new bios wait in map while @quiescing, and the change waits for
+	 * @inflight (the bios mapped and not yet completed) to drain.
+	 */
+	atomic_t inflight;
+	bool quiescing;
+	wait_queue_head_t quiesce_wq;
+
 	struct list_head instance;	/* in quorum_instances (dm-quorum.c) */
 	bool resumed;			/* has been live: may hand over */
 	struct mutex msg_lock;		/* messages, engine start and stop */
@@ -212,6 +221,7 @@ static inline void quorum_io_failed(struct quorum_io *io)
 void quorum_leg_io_error(struct quorum_io *io, unsigned int leg);
 int quorum_io_init(struct quorum_c *qc);
 void quorum_io_exit(struct quorum_c *qc);
+int quorum_io_resize(struct quorum_c *qc, unsigned int nr_legs);
 int quorum_map_io(struct quorum_c *qc, struct bio *bio);
 
 void quorum_complete(struct quorum_io *io, blk_status_t status);
@@ -241,7 +251,18 @@ int quorum_sync_start(struct quorum_c *qc, enum quorum_sync_action action,
 		      unsigned long targets);
 void quorum_sync_take_over(struct quorum_c *qc, struct quorum_c *old);
 void quorum_sync_stop(struct quorum_c *qc);
+bool quorum_sync_pause(struct quorum_c *qc);
+void quorum_sync_unpause(struct quorum_c *qc, bool was_paused);
+int quorum_sync_resize(struct quorum_c *qc, unsigned int nr_legs);
 const char *quorum_sync_action_name(enum quorum_sync_action action);
+
+/* dm-quorum-legs.c */
+int quorum_check_new_leg(struct quorum_c *qc, struct dm_dev *dev,
+			 unsigned int skip, char **why);
+int quorum_replace_leg(struct quorum_c *qc, unsigned int leg,
+		       const char *path);
+int quorum_add_leg(struct quorum_c *qc, const char *path);
+int quorum_remove_leg(struct quorum_c *qc, unsigned int leg);
 
 /* dm-quorum.c */
 enum quorum_leg_state {
@@ -254,5 +275,10 @@ bool quorum_set_leg_state(struct quorum_c *qc, unsigned int leg,
 			  enum quorum_leg_state state);
 void quorum_leg_failed(struct quorum_c *qc, unsigned int leg);
 const char *quorum_dev_name(struct quorum_c *qc);
+__printf(2, 3) int quorum_refuse(struct quorum_c *qc, const char *fmt, ...);
+int quorum_resync_legs(struct quorum_c *qc, unsigned long legs);
+int quorum_no_scrub(struct quorum_c *qc);
+int quorum_voters_left(struct quorum_c *qc, unsigned int leg,
+		       const char *what);
 
 #endif /* DM_QUORUM_H */

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-quorum leg set changes while the device runs: replace, add_leg and
+ * remove_leg (QEMU's quorum_add_child and quorum_del_child).
+ *
+ * The I/O paths read a leg's device and the per-leg state without locks,
+ * so a change of the set quiesces the device first: new bios wait in map,
+ * the bios in flight (with the rewrites and held writes they own) and the
+ * engine's piece drain, uevents are held; the change is made; then all
+ * goes on.  A new leg holds unknown data: it starts with every region to
+ * copy and votes only once resynced.  Called under msg_lock.
+ */
+#include <linux/blkdev.h>
+
+#include "dm-quorum.h"
+
+struct quiesced {
+	bool engine_was_paused;
+	bool events_were_held;
+};
+
+static void quorum_quiesce(struct quorum_c *qc, struct quiesced *q)
+{
+	q->engine_was_paused = quorum_sync_pause(qc);
+	WRITE_ONCE(qc->quiescing, true);
+	smp_mb();	/* pairs with enter_io() */
+	wait_event(qc->quiesce_wq, !atomic_read(&qc->inflight));
+	q->events_were_held = READ_ONCE(qc->suspended);
+	quorum_events_suspend(qc);
+}
+
+static void quorum_unquiesce(struct quorum_c *qc, const struct quiesced *q)
+{
+	if (!q->events_were_held)
+		quorum_events_resume(qc);
+	WRITE_ONCE(qc->quiescing, false);
+	wake_up_all(&qc->quiesce_wq);
+	quorum_sync_unpause(qc, q->engine_was_paused);
+}
+
+/*
+ * Can @dev be a leg (in place of leg @skip, or a new one if @skip is
+ * past the last)?  *@why says why not.
+ */
+int quorum_check_new_leg(struct quorum_c *qc, struct dm_dev *dev,
+			 unsigned int skip, char **why)
+{
+	struct mapped_device *md = dm_table_get_md(qc->ti->table);
+	unsigned int j;
+
+	if (bdev_nr_sectors(dev->bdev) < qc->ti->len) {
+		*why = "Leg device is smaller than the target";
+		return -EINVAL;
+	}
+	for (j = 0; j < qc->nr_legs; j++) {
+		if (j != skip && qc->legs[j].dev &&
+		    qc->legs[j].dev->bdev->bd_dev == dev->bdev->bd_dev) {
+			*why = qc->resumed ? "The device is a leg already" :
+					     "The same device is given as two legs";
+			return -EINVAL;
+		}
+	}
+	/* a live device cannot take larger blocks than it advertises */
+	if (qc->resumed && bdev_logical_block_size(dev->bdev) >
+	    queue_logical_block_size(dm_disk(md)->queue)) {
+		*why = "The device's logical block size is larger than the quorum device's";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Open @path as a would-be leg; refuses (logged) what cannot be one. */
+static int get_new_leg(struct quorum_c *qc, const char *path,
+		       unsigned int skip, struct dm_dev **dev)
+{
+	struct dm_target *ti = qc->ti;
+	char *why;
+	int r;
+
+	r = dm_get_device(ti, path, dm_table_get_mode(ti->table), dev);
+	if (r) {
+		quorum_refuse(qc, "cannot open %s: %d", path, r);
+		return r;
+	}
+	r = quorum_check_new_leg(qc, *dev, skip, &why);
+	if (r) {
+		quorum_refuse(qc, "%s: %s", path, why);
+		dm_put_device(ti, *dev);
+	}
+	return r;
+}
+
+static void reset_counters(struct quorum_leg *leg)
+{
+	atomic_set(&leg->io_errors, 0);
+	atomic_set(&leg->mismatches, 0);
+	atomic_set(&leg->rewrites, 0);
+}
+
+int quorum_replace_leg(struct quorum_c *qc, unsigned int leg,
+		       const char *path)
+{
+	struct dm_dev *dev, *old;
+	struct quiesced q;
+	int r;
+
+	r = quorum_no_scrub(qc) ?: quorum_voters_left(qc, leg, "cannot replace");
+	if (r)
+		return r;
+	r = get_new_leg(qc, path, leg, &dev);
+	if (r)
+		return r;
+	quorum_quiesce(qc, &q);
+	old = qc->legs[leg].dev;
+	qc->legs[leg].dev = dev;
+	reset_counters(&qc->legs[leg]);
+	quorum_set_leg_state(qc, leg, QUORUM_LEG_DEAD);
+	qc->dirty->ops->mark_all(qc->dirty, leg);
+	quorum_unquiesce(qc, &q);
+	dm_put_device(qc->ti, old);
+	DMINFO("%s: leg %u is now %s, resyncing", quorum_dev_name(qc), leg,
+	       dev->name);
+	return quorum_resync_legs(qc, BIT(leg));
+}
+
+int quorum_add_leg(struct quorum_c *qc, const char *path)
+{
+	unsigned int leg = qc->nr_legs;
+	unsigned long resync;
+	struct dm_dev *dev;
+	struct quiesced q;
+	int r;
+
+	if (qc->blkverify)
+		return quorum_refuse(qc, "add_leg: blkverify needs exactly 2 legs");
+	if (leg == QUORUM_MAX_LEGS)
+		return quorum_refuse(qc, "add_leg: %u legs already, the most there can be",
+				     leg);
+	r = quorum_no_scrub(qc);
+	if (r)
+		return r;
+	r = get_new_leg(qc, path, leg, &dev);
+	if (r)
+		return r;
+	/* the reserves must cover one I/O over every leg */
+	r = quorum_io_resize(qc, leg + 1) ?: quorum_sync_resize(qc, leg + 1) ?:
+	    qc->dirty->ops->add_leg(qc->dirty, leg);
+	if (r) {
+		dm_put_device(qc->ti, dev);
+		quorum_refuse(qc, "add_leg: cannot allocate for one more leg");
+		return r;
+	}
+	quorum_quiesce(qc, &q);
+	/* a running resync's pages are for the old count: start it again */
+	resync = qc->sync.action == QUORUM_SYNC_RESYNC ? qc->sync.targets : 0;
+	quorum_sync_stop(qc);
+	qc->legs[leg].dev = dev;
+	reset_counters(&qc->legs[leg]);
+	qc->nr_legs++;
+	quorum_set_leg_state(qc, leg, QUORUM_LEG_DEAD);
+	quorum_unquiesce(qc, &q);
+	DMINFO("%s: leg %u (%s) added, resyncing", quorum_dev_name(qc), leg,
+	       dev->name);
+	return quorum_resync_legs(qc, resync | BIT(leg));
+}
+
+/* Remove bit @leg from @mask, moving the higher bits down. */
+static unsigned long drop_bit(unsigned long mask, unsigned int leg)
+{
+	unsigned long low = mask & (BIT(leg) - 1);
+
+	return low | ((mask >> 1) & ~(BIT(leg) - 1));
+}
+
+static void remove_leg_state(struct quorum_c *qc, unsigned int leg)
+{
+	unsigned long flags;
+
+	memmove(&qc->legs[leg], &qc->legs[leg + 1],
+		(qc->nr_legs - leg - 1) * sizeof(qc->legs[0]));
+	qc->dirty->ops->remove_leg(qc->dirty, leg, qc->nr_legs);
+	quorum_events_remove_leg(qc, leg);
+	spin_lock_irqsave(&qc->state_lock, flags);
+	qc->dead = drop_bit(qc->dead, leg);
+	qc->syncing = drop_bit(qc->syncing, leg);
+	qc->nr_legs--;
+	WRITE_ONCE(qc->readable, quorum_all_legs(qc) & ~qc->dead & ~qc->syncing);
+	WRITE_ONCE(qc->writable, quorum_all_legs(qc) & ~qc->dead);
+	spin_unlock_irqrestore(&qc->state_lock, flags);
+}
+
+int quorum_remove_leg(struct quorum_c *qc, unsigned int leg)
+{
+	struct dm_dev *dev = qc->legs[leg].dev;
+	unsigned long resync;
+	struct quiesced q;
+	int r;
+
+	/* QEMU's quorum_del_child() message */
+	if (qc->nr_legs <= qc->threshold) {
+		quorum_refuse(qc, "The number of legs cannot be lower than the vote threshold %u",
+			      qc->threshold);
+		return -EINVAL;
+	}
+	r = quorum_no_scrub(qc);
+	if (r)
+		return r;
+	if (test_bit(leg, &qc->readable) &&
+	    quorum_voters_left(qc, leg, "cannot remove"))
+		return -EBUSY;
+	quorum_quiesce(qc, &q);
+	resync = qc->sync.action == QUORUM_SYNC_RESYNC ? qc->sync.targets : 0;
+	quorum_sync_stop(qc);	/* its legs go back to 'D', renumbered below */
+	remove_leg_state(qc, leg);
+	quorum_unquiesce(qc, &q);
+	schedule_work(&qc->event_work);
+	DMINFO("%s: leg %u (%s) removed", quorum_dev_name(qc), leg, dev->name);
+	dm_put_device(qc->ti, dev);
+	resync = drop_bit(resync & ~BIT(leg), leg);
+	return resync ? quorum_resync_legs(qc, resync) : 0;
+}
