@@ -369,6 +369,31 @@ static void read_vote_work(struct work_struct *work)
 	read_voted(io, io->issued & ~failed_legs(io));
 }
 
+static void quorum_read(struct quorum_io *io);
+
+static void read_retry_work(struct work_struct *work)
+{
+	struct quorum_io *io = container_of(work, struct quorum_io, work);
+
+	io->retries++;
+	quorum_read(io);
+}
+
+/*
+ * Legs that disagree while a write to the range was in flight may just
+ * hold it before and after that write (a 2-of-3 with one corrupt leg
+ * would then have no majority): read again instead of voting, reporting
+ * or rewriting on a moving target.
+ */
+static bool read_again(struct quorum_io *io)
+{
+	if (io->retries >= QUORUM_READ_RETRIES || !quorum_read_raced(io))
+		return false;
+	put_leg_bios(io, true);
+	quorum_defer_alloc(io, read_retry_work);
+	return true;
+}
+
 /*
  * Every leg has completed.  The cheap checks run in the completion's
  * context; legs that disagree go to the workqueue to be hashed and voted.
@@ -387,6 +412,8 @@ static void read_check(struct quorum_io *io, bool in_worker)
 		read_finish(io, majority_error(io, failed));
 	} else if (quorum_read_agree(io, ok)) {
 		read_finish(io, BLK_STS_OK);
+	} else if (read_again(io)) {
+		return;
 	} else if (in_worker) {
 		read_voted(io, ok);
 	} else {
@@ -428,8 +455,7 @@ static void quorum_read(struct quorum_io *io)
 		return;
 	}
 	io->primary = __ffs(io->issued);
-	if (qc->rewrite_corrupted)
-		quorum_read_snapshot(io);
+	quorum_read_snapshot(io);
 	alloc_leg_bios(io, true);
 	submit_leg_bios(io, read_endio, read_last_endio);
 }

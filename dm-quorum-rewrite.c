@@ -151,6 +151,23 @@ static void release_held_writes(struct quorum_io *io)
 	}
 }
 
+/*
+ * Did a write to @io's range run while it read?  Then the legs may hold
+ * the range before and after that write, and their disagreement says
+ * nothing about them.  Any context.
+ */
+bool quorum_read_raced(struct quorum_io *io)
+{
+	struct quorum_c *qc = io->qc;
+	unsigned long flags;
+	bool idle, raced;
+
+	spin_lock_irqsave(&qc->rewrite_lock, flags);
+	raced = !io->writes_idle || write_count(qc, io, &idle) != io->writes_seen;
+	spin_unlock_irqrestore(&qc->rewrite_lock, flags);
+	return raced;
+}
+
 static void rewrite_done(struct quorum_io *io)
 {
 	release_held_writes(io);
@@ -194,6 +211,7 @@ bool quorum_rewrite(struct quorum_io *io, unsigned long legs)
 	if (!legs)
 		return false;
 	spin_lock_irq(&qc->rewrite_lock);
+	/* as quorum_read_raced(), and the lock held on to list the rewrite */
 	if (!io->writes_idle || write_count(qc, io, &idle) != io->writes_seen) {
 		spin_unlock_irq(&qc->rewrite_lock);
 		return false;

@@ -34,7 +34,13 @@
 #define QUORUM_READ_MAX_SECTORS	256
 #define QUORUM_READ_MAX_PAGES	(QUORUM_READ_MAX_SECTORS >> (PAGE_SHIFT - SECTOR_SHIFT))
 
-/* Slots of the hashed table of writes per region (rewrite_corrupted). */
+/*
+ * A quorum read whose legs disagree while a write to its range was in
+ * flight is read again, at most this many times, before it is voted.
+ */
+#define QUORUM_READ_RETRIES	5
+
+/* Slots of the hashed table of writes per region (quorum reads). */
 #define QUORUM_SEQ_SLOTS	256
 
 struct quorum_leg {
@@ -58,8 +64,9 @@ struct quorum_io {
 	struct bio *leg_bio[QUORUM_MAX_LEGS];	/* quorum reads, until voted */
 	struct list_head node;		/* in rewrites or held_writes */
 	unsigned long rewrite_legs;	/* outvoted legs to rewrite */
-	u32 writes_seen;		/* rewrite_corrupted: writes at map */
+	u32 writes_seen;		/* quorum reads: writes to the range */
 	bool writes_idle;		/* ... and none was in flight */
+	unsigned int retries;		/* reads that raced a write */
 	struct work_struct work;
 };
 
@@ -238,6 +245,7 @@ blk_status_t quorum_read_vote(struct quorum_io *io, unsigned long ok,
 bool quorum_write_begin(struct quorum_io *io);
 void quorum_write_end(struct quorum_io *io);
 void quorum_read_snapshot(struct quorum_io *io);
+bool quorum_read_raced(struct quorum_io *io);
 bool quorum_rewrite(struct quorum_io *io, unsigned long legs);
 void quorum_region_lock(struct quorum_io *io);
 void quorum_region_unlock(struct quorum_io *io);
