@@ -376,14 +376,15 @@ static void read_retry_work(struct work_struct *work)
 	struct quorum_io *io = container_of(work, struct quorum_io, work);
 
 	io->retries++;
+	quorum_read_wait_writes(io);
 	quorum_read(io);
 }
 
 /*
  * Legs that disagree while a write to the range was in flight may just
  * hold it before and after that write (a 2-of-3 with one corrupt leg
- * would then have no majority): read again instead of voting, reporting
- * or rewriting on a moving target.
+ * would then have no majority): once those writes have ended, read again
+ * instead of voting, reporting or rewriting on a moving target.
  */
 static bool read_again(struct quorum_io *io)
 {

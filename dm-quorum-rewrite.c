@@ -259,6 +259,24 @@ static bool writes_drained(struct quorum_c *qc, struct quorum_io *io,
 	return drained;
 }
 
+/* Wait until the writes to @io's range started so far have ended. */
+static void drain_writes(struct quorum_io *io)
+{
+	struct quorum_c *qc = io->qc;
+	u32 started[LOCK_SLOTS];
+	unsigned int n, i = 0;
+	u64 r;
+
+	spin_lock_irq(&qc->rewrite_lock);
+	for (region_span(io, &r, &n); n && i < LOCK_SLOTS; n--, r++, i++)
+		started[i] = qc->writes_started[slot_of(r)];
+	spin_unlock_irq(&qc->rewrite_lock);
+
+	/* writes to other regions sharing a slot may delay this, not stop it */
+	while (!writes_drained(qc, io, started))
+		usleep_range(500, 1000);
+}
+
 /*
  * Lock @io's range (at most QUORUM_READ_MAX_SECTORS): writes to it are
  * held from now on, and this returns once the writes to it that had
@@ -267,19 +285,20 @@ static bool writes_drained(struct quorum_c *qc, struct quorum_io *io,
 void quorum_region_lock(struct quorum_io *io)
 {
 	struct quorum_c *qc = io->qc;
-	u32 started[LOCK_SLOTS];
-	unsigned int n, i = 0;
-	u64 r;
 
 	spin_lock_irq(&qc->rewrite_lock);
 	list_add_tail(&io->node, &qc->rewrites);
-	for (region_span(io, &r, &n); n && i < LOCK_SLOTS; n--, r++, i++)
-		started[i] = qc->writes_started[slot_of(r)];
 	spin_unlock_irq(&qc->rewrite_lock);
+	drain_writes(io);
+}
 
-	/* writes to other regions sharing a slot may delay this, not stop it */
-	while (!writes_drained(qc, io, started))
-		usleep_range(500, 1000);
+/*
+ * A read that raced writes waits for them before it reads again: read at
+ * once, it would likely race the same writes again.  Sleeps.
+ */
+void quorum_read_wait_writes(struct quorum_io *io)
+{
+	drain_writes(io);
 }
 
 /* Unlock @io's range and send the writes it held. */

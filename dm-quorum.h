@@ -246,6 +246,7 @@ bool quorum_write_begin(struct quorum_io *io);
 void quorum_write_end(struct quorum_io *io);
 void quorum_read_snapshot(struct quorum_io *io);
 bool quorum_read_raced(struct quorum_io *io);
+void quorum_read_wait_writes(struct quorum_io *io);
 bool quorum_rewrite(struct quorum_io *io, unsigned long legs);
 void quorum_region_lock(struct quorum_io *io);
 void quorum_region_unlock(struct quorum_io *io);
