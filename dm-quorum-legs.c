@@ -184,8 +184,7 @@ static void remove_leg_state(struct quorum_c *qc, unsigned int leg)
 	qc->dead = drop_bit(qc->dead, leg);
 	qc->syncing = drop_bit(qc->syncing, leg);
 	qc->nr_legs--;
-	WRITE_ONCE(qc->readable, quorum_all_legs(qc) & ~qc->dead & ~qc->syncing);
-	WRITE_ONCE(qc->writable, quorum_all_legs(qc) & ~qc->dead);
+	quorum_update_leg_masks(qc);
 	spin_unlock_irqrestore(&qc->state_lock, flags);
 }
 

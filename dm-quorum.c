@@ -32,6 +32,14 @@ static void quorum_event_work(struct work_struct *work)
 	dm_table_event(qc->ti->table);
 }
 
+/* Derive the masks the I/O paths read; under state_lock. */
+void quorum_update_leg_masks(struct quorum_c *qc)
+{
+	lockdep_assert_held(&qc->state_lock);
+	WRITE_ONCE(qc->readable, quorum_all_legs(qc) & ~qc->dead & ~qc->syncing);
+	WRITE_ONCE(qc->writable, quorum_all_legs(qc) & ~qc->dead);
+}
+
 /*
  * Set @leg's state and the masks the I/O paths read; any context.
  * Returns false if the leg was in that state already.
@@ -54,8 +62,7 @@ bool quorum_set_leg_state(struct quorum_c *qc, unsigned int leg,
 		clear_bit(leg, &qc->dead);
 	if (state != QUORUM_LEG_SYNCING)
 		clear_bit(leg, &qc->syncing);
-	WRITE_ONCE(qc->readable, quorum_all_legs(qc) & ~qc->dead & ~qc->syncing);
-	WRITE_ONCE(qc->writable, quorum_all_legs(qc) & ~qc->dead);
+	quorum_update_leg_masks(qc);
 	changed = was_dead != test_bit(leg, &qc->dead) ||
 		  was_syncing != test_bit(leg, &qc->syncing);
 	spin_unlock_irqrestore(&qc->state_lock, flags);

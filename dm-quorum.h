@@ -282,6 +282,7 @@ enum quorum_leg_state {
 
 bool quorum_set_leg_state(struct quorum_c *qc, unsigned int leg,
 			  enum quorum_leg_state state);
+void quorum_update_leg_masks(struct quorum_c *qc);
 void quorum_leg_failed(struct quorum_c *qc, unsigned int leg);
 const char *quorum_dev_name(struct quorum_c *qc);
 __printf(2, 3) int quorum_refuse(struct quorum_c *qc, const char *fmt, ...);

@@ -60,28 +60,26 @@ run_cppcheck() {
 		"${userspace_sources[@]}" || finding
 }
 
-# Every tracked file whose first line is a sh or bash shebang.
-shell_scripts() {
-	git ls-files -z | xargs -0 awk 'FNR == 1 && /^#!.*(ba)?sh/ { print FILENAME } { nextfile }'
+# scripts_of <regex>: every tracked file whose shebang line matches.
+scripts_of() {
+	git ls-files -z | xargs -0 awk -v re="$1" 'FNR == 1 && $0 ~ re { print FILENAME } { nextfile }'
+}
+
+# check_scripts <step> <shebang regex> <checker...>
+check_scripts() {
+	local -a scripts
+	step "$1"
+	mapfile -t scripts < <(scripts_of "$2")
+	shift 2
+	((${#scripts[@]} == 0)) || "$@" "${scripts[@]}" || finding
 }
 
 run_shellcheck() {
-	local -a scripts
-	step "shellcheck"
-	mapfile -t scripts < <(shell_scripts)
-	shellcheck -x -S warning "${scripts[@]}" || finding
-}
-
-# Every tracked file whose first line is a python shebang.
-python_scripts() {
-	git ls-files -z | xargs -0 awk 'FNR == 1 && /^#!.*python/ { print FILENAME } { nextfile }'
+	check_scripts shellcheck '^#!.*(ba)?sh' shellcheck -x -S warning
 }
 
 run_pyflakes() {
-	local -a scripts
-	step "pyflakes"
-	mapfile -t scripts < <(python_scripts)
-	((${#scripts[@]} == 0)) || pyflakes3 "${scripts[@]}" || finding
+	check_scripts pyflakes '^#!.*python' pyflakes3
 }
 
 run_checkpatch
