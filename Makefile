@@ -8,6 +8,8 @@
 #   make check           unit tests, then the VM suite on both LTS kernels
 #   make lint            checkpatch --strict, sparse, W=1, cppcheck
 #   make demo            a guided tour in a VM (6.1 by default)
+#   make bench           dm-quorum against md raid1, dm-mirror, dm-linear
+#                        and QEMU quorum in a VM (KVER= to pick a kernel)
 #
 # Every kernel gets its own tree under build/<kver>/ made of symlinks to
 # the sources, so builds for several kernels never clobber each other.
@@ -25,7 +27,7 @@ endif
 
 KBUILD_FLAGS := W=1
 
-.PHONY: all modules install clean check unit lint demo deps FORCE
+.PHONY: all modules install clean check unit lint demo bench deps FORCE
 
 all: modules
 
@@ -72,6 +74,9 @@ lint: deps
 
 demo: deps
 	$(SRC)/tools/demo/run-demo.sh
+
+bench: deps
+	KVER=$(KVER) $(SRC)/tools/bench/run-bench.sh
 
 clean:
 	rm -rf build tests/unit/build tests/fuzz/build

@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench-guest.sh <dm-quorum.ko> <results dir>
+#
+# Runs inside the bench VM (tools/bench/run-bench.sh boots it). Builds
+# every stack in turn on the same three brd legs and runs the same fio
+# jobs against each, writing raw results to <results>/raw/:
+#   <stack>.<workload>.<rep>.json   fio JSON output
+#   qemu.<workload>.<rep>.txt       qemu-img bench output (+ count, bs)
+#   mem.<stack>.tsv                 /proc/meminfo samples under 1M QD64 reads
+# and what was run to <results>/runs.tsv (stack, workload, rep, file).
+#
+# Environment: BENCH_RUNTIME (s per job, default 4), BENCH_REPEAT (default
+# 3), BENCH_LEG_MB (default 256), BENCH_STACKS (default: all).
+set -euo pipefail
+
+KO=$1
+OUT=$2
+# boot.sh passes the host's BENCH_* settings on as QUORUM_BENCH_*
+RUNTIME=${QUORUM_BENCH_RUNTIME:-4}
+REPEAT=${QUORUM_BENCH_REPEAT:-3}
+LEG_MB=${QUORUM_BENCH_LEG_MB:-256}
+STACKS=${QUORUM_BENCH_STACKS:-linear mirror raid1 quorum fifo bound bound1 qemu corrupt repaired}
+SECTORS=$((LEG_MB * 2048))
+LEGS=(/dev/ram0 /dev/ram1 /dev/ram2)
+RAW=$OUT/raw
+
+# name rw bs depth
+WORKLOADS=(
+	"randwrite-4k-qd1 randwrite 4k 1"
+	"randwrite-4k-qd32 randwrite 4k 32"
+	"randread-4k-qd1 randread 4k 1"
+	"randread-4k-qd32 randread 4k 32"
+	"write-1m-qd8 write 1m 8"
+	"read-1m-qd8 read 1m 8"
+)
+
+log() {
+	echo "[bench $(date +%T)] $*"
+}
+
+die() {
+	log "FATAL: $*"
+	exit 1
+}
+
+setup() {
+	modprobe dm-mod
+	modprobe dm-mirror
+	modprobe dm-raid
+	modprobe brd rd_nr=3 rd_size=$((LEG_MB * 1024))
+	insmod "$KO"
+	mkdir -p "$RAW"
+	: >"$OUT/runs.tsv"
+	{
+		echo "kernel	$(uname -r)"
+		echo "cpus	$(nproc)"
+		echo "runtime	$RUNTIME"
+		echo "repeat	$REPEAT"
+		echo "leg_mb	$LEG_MB"
+		echo "fio	$(fio --version)"
+		echo "qemu	$(qemu-img --version | head -n1)"
+	} >"$OUT/env.tsv"
+}
+
+# Random (incompressible, non-zero) data on leg 0, copied to the others:
+# quorum reads compare real bytes, and brd's never-written pages (read
+# as zeroes without a copy) would flatter every stack.
+fill_legs() {
+	log "filling legs"
+	fio --name=fill --filename="${LEGS[0]}" --rw=write --bs=1m --direct=1 \
+		--ioengine=libaio --iodepth=4 --size="${LEG_MB}m" \
+		--output=/dev/null
+	sync_legs
+}
+
+# Leg 0 is the reference: the single-disk stack writes only to it.
+sync_legs() {
+	local leg
+	for leg in "${LEGS[@]:1}"; do
+		dd if="${LEGS[0]}" of="$leg" bs=1M iflag=direct oflag=direct \
+			status=none
+	done
+}
+
+# Corrupt leg 2 entirely: a quorum read then always votes.
+corrupt_leg() {
+	fio --name=corrupt --filename="${LEGS[2]}" --rw=write --bs=1m \
+		--direct=1 --ioengine=libaio --iodepth=4 --size="${LEG_MB}m" \
+		--buffer_pattern=0x5a --output=/dev/null
+}
+
+table_of() {
+	local legs="${LEGS[*]}"
+	case $1 in
+	linear) echo "0 $SECTORS linear ${LEGS[0]} 0" ;;
+	mirror) echo "0 $SECTORS mirror core 2 1024 nosync 3 ${LEGS[0]} 0 ${LEGS[1]} 0 ${LEGS[2]} 0 1 handle_errors" ;;
+	raid1) echo "0 $SECTORS raid raid1 4 0 nosync region_size 1024 3 - ${LEGS[0]} - ${LEGS[1]} - ${LEGS[2]}" ;;
+	quorum | corrupt) echo "0 $SECTORS quorum 2 3 $legs" ;;
+	fifo) echo "0 $SECTORS quorum 2 3 $legs 2 read_pattern fifo" ;;
+	repaired) echo "0 $SECTORS quorum 2 3 $legs 1 rewrite_corrupted" ;;
+	esac
+}
+
+# Which workloads each stack runs (the bound is for quorum reads only;
+# the corrupt-leg runs are the vote path the issue asks for).
+workloads_of() {
+	case $1 in
+	bound | bound1) printf '%s\n' "${WORKLOADS[@]}" | grep read ;;
+	corrupt | repaired) printf '%s\n' "${WORKLOADS[@]}" | grep randread-4k-qd32 ;;
+	*) printf '%s\n' "${WORKLOADS[@]}" ;;
+	esac
+}
+
+record() {
+	printf '%s\t%s\t%s\t%s\n' "$@" >>"$OUT/runs.tsv"
+}
+
+# fio_job <out.json> <rw> <bs> <depth> <files...>: one job per file group.
+fio_common() {
+	echo --ioengine=libaio --direct=1 --time_based --runtime="$RUNTIME" \
+		--norandommap --randrepeat=0 --eta=never --output-format=json
+}
+
+run_fio() {
+	local out=$1 rw=$2 bs=$3 depth=$4 dev=$5
+	# shellcheck disable=SC2046 # fio_common is a word list
+	fio $(fio_common) --output="$out" --name=job --filename="$dev" \
+		--rw="$rw" --bs="$bs" --iodepth="$depth" --size="${LEG_MB}m"
+}
+
+# The 3-leg bound: one fio job per leg at once, the depth split evenly,
+# so every leg is read at the rate the hardware allows in parallel.
+run_bound() {
+	local out=$1 rw=$2 bs=$3 depth=$4 leg
+	local per=$(((depth + 2) / 3))
+	local -a jobs=()
+	for leg in "${LEGS[@]}"; do
+		jobs+=(--name="${leg##*/}" --filename="$leg" --rw="$rw" --bs="$bs"
+			--iodepth="$per" --size="${LEG_MB}m")
+	done
+	# shellcheck disable=SC2046
+	fio $(fio_common) --group_reporting --output="$out" "${jobs[@]}"
+}
+
+# The same from one submitting thread: one job reading the 3 legs in
+# turn at the full depth (what one quorum-read submitter can do at best).
+run_bound1() {
+	local out=$1 rw=$2 bs=$3 depth=$4
+	local files
+	files=$(IFS=:; echo "${LEGS[*]}")
+	# shellcheck disable=SC2046
+	fio $(fio_common) --output="$out" --name=job --filename="$files" \
+		--file_service_type=roundrobin --rw="$rw" --bs="$bs" \
+		--iodepth="$depth" --size="${LEG_MB}m"
+}
+
+qemu_opts() {
+	local i opts="driver=quorum,vote-threshold=2"
+	for i in 0 1 2; do
+		opts+=",children.$i.driver=raw,children.$i.file.driver=host_device"
+		opts+=",children.$i.file.filename=${LEGS[i]},children.$i.file.aio=native"
+		opts+=",children.$i.file.cache.direct=on"
+	done
+	echo "$opts"
+}
+
+# qemu-img bench runs a count, not a time: calibrate the count on a short
+# run so each repeat lasts about RUNTIME seconds. It is sequential with a
+# step; random 4k jobs step by a large odd number of blocks, which visits
+# the whole leg in scattered order.
+qemu_count() {
+	local rw=$1 bs=$2 depth=$3 n t
+	n=$([[ $bs == 4k ]] && echo 2000 || echo 100)
+	t=$(qemu_bench "$rw" "$bs" "$depth" "$n" | sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p')
+	awk -v n="$n" -v t="$t" -v r="$RUNTIME" 'BEGIN { c = int(n * r / (t > 0.01 ? t : 0.01)); print (c < n ? n : c) }'
+}
+
+qemu_bench() {
+	local rw=$1 bs=$2 depth=$3 count=$4 step=4096 size
+	local -a args=(-c "$count" -d "$depth" -s "$bs" -t none -n)
+	[[ $bs == 1m ]] && step=1048576
+	[[ $rw == rand* ]] && step=$((4096 * 7919))
+	[[ $rw == *write ]] && args+=(-w)
+	size=$((LEG_MB * 1048576))
+	# qemu-img bench wraps at the image end; keep the step inside it
+	args+=(-S "$((step % size))")
+	qemu-img bench --image-opts "${args[@]}" "$(qemu_opts)"
+}
+
+run_qemu() {
+	local wl=$1 rep=$2 name rw bs depth count file
+	read -r name rw bs depth <<<"$wl"
+	count=${QCOUNT[$name]:-}
+	if [[ -z $count ]]; then
+		count=$(qemu_count "$rw" "$bs" "$depth")
+		QCOUNT[$name]=$count
+	fi
+	file=$RAW/qemu.$name.$rep.txt
+	{
+		echo "count $count"
+		echo "bs $bs"
+		qemu_bench "$rw" "$bs" "$depth" "$count"
+	} >"$file" 2>&1
+	record qemu "$name" "$rep" "${file##*/}"
+}
+
+# Sample the guest's memory every 0.2 s while 1M reads run at QD64: the
+# module's reserve and read buffers show as used memory over the idle
+# baseline taken before the job.
+run_mem() {
+	local stack=$1 dev=$2 out=$RAW/mem.$1.tsv pid
+	grep -E '^(MemFree|Slab|SUnreclaim):' /proc/meminfo |
+		awk '{ printf "%s%s", (NR > 1 ? "\t" : "idle\t"), $2 } END { print "" }' >"$out"
+	run_fio "$RAW/mem.$stack.json" read 1m 64 "$dev" &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		grep -E '^(MemFree|Slab|SUnreclaim):' /proc/meminfo |
+			awk '{ printf "%s%s", (NR > 1 ? "\t" : "busy\t"), $2 } END { print "" }' >>"$out"
+		sleep 0.2
+	done
+	wait "$pid"
+}
+
+create() {
+	dmsetup create bench --table "$(table_of "$1")"
+	udevadm settle 2>/dev/null || true
+}
+
+remove() {
+	dmsetup remove --retry bench
+}
+
+run_stack() {
+	local stack=$1 rep=$2 wl name rw bs depth file dev=/dev/mapper/bench
+	case $stack in
+	quorum | fifo | mirror | raid1) sync_legs ;;
+	corrupt) sync_legs; corrupt_leg ;;
+	repaired)
+		sync_legs
+		corrupt_leg
+		create repaired
+		local t0=$EPOCHREALTIME
+		dmsetup message bench 0 repair
+		while ! dmsetup status bench | grep -q ' idle '; do sleep 0.2; done
+		log "repair pass: $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
+		remove
+		;;
+	esac
+	if [[ $stack == qemu ]]; then
+		sync_legs
+		while read -r wl; do
+			run_qemu "$wl" "$rep"
+		done < <(workloads_of qemu)
+		return
+	fi
+	[[ $stack == bound* ]] || create "$stack"
+	while read -r name rw bs depth; do
+		file=$RAW/$stack.$name.$rep.json
+		case $stack in
+		bound) run_bound "$file" "$rw" "$bs" "$depth" ;;
+		bound1) run_bound1 "$file" "$rw" "$bs" "$depth" ;;
+		*) run_fio "$file" "$rw" "$bs" "$depth" "$dev" ;;
+		esac
+		record "$stack" "$name" "$rep" "${file##*/}"
+	done < <(workloads_of "$stack")
+	if ((rep == 1)) && [[ $stack == linear || $stack == quorum ]]; then
+		run_mem "$stack" "$dev"
+	fi
+	[[ $stack == bound* ]] || remove
+}
+
+main() {
+	local rep stack
+	declare -gA QCOUNT=()
+	setup
+	fill_legs
+	# Repeats are the outer loop: slow drifts of a noisy host then spread
+	# over every stack instead of favouring one.
+	for ((rep = 1; rep <= REPEAT; rep++)); do
+		for stack in $STACKS; do
+			log "rep $rep/$REPEAT: $stack"
+			run_stack "$stack" "$rep"
+		done
+	done
+	log "done"
+}
+
+main "$@"
