@@ -129,42 +129,51 @@ static struct bio *alloc_clone(struct quorum_io *io, unsigned int leg,
 
 static void free_read_buffer(struct quorum_c *qc, struct bio *bio)
 {
-	struct bio_vec *bv;
+	struct page *pages[QUORUM_READ_MAX_PAGES];
 	struct bvec_iter_all iter_all;
+	struct bio_vec *bv;
+	unsigned int n = 0;
 
 	bio_for_each_segment_all(bv, bio, iter_all)
-		mempool_free(bv->bv_page, &qc->page_pool);
+		pages[n++] = bv->bv_page;
+	quorum_pages_put(&qc->read_pages, pages, n);
 	bio_put(bio);
 }
 
-/* A read bio for @leg over reserve pages, as large as the caller's bio. */
+/*
+ * A read bio for @leg over read buffer pages, as large as the caller's
+ * bio.  Waits for the pages only with @gfp that may sleep.
+ */
 static struct bio *alloc_read_buffer(struct quorum_io *io, unsigned int leg,
 				     gfp_t gfp)
 {
 	struct quorum_c *qc = io->qc;
 	unsigned int remaining = io->iter.bi_size;
 	unsigned int nr_pages = DIV_ROUND_UP(remaining, PAGE_SIZE);
+	struct page *pages[QUORUM_READ_MAX_PAGES];
 	struct bio *bio;
+	unsigned int i;
 
 	bio = bio_alloc_bioset(qc->legs[leg].dev->bdev, nr_pages,
 			       io->bio->bi_opf, gfp, &qc->bs);
 	if (!bio)
 		return NULL;
+	if (gfpflags_allow_blocking(gfp)) {
+		quorum_pages_get_wait(&qc->read_pages, pages, nr_pages);
+	} else if (!quorum_pages_get(&qc->read_pages, pages, nr_pages)) {
+		bio_put(bio);
+		return NULL;
+	}
 	bio_clear_polled(bio);
 	bio->bi_iter.bi_sector = io->sector;
 	bio->bi_ioprio = io->bio->bi_ioprio;
 	to_qclone(bio)->io = io;
 	to_qclone(bio)->leg = leg;
 
-	while (remaining) {
+	for (i = 0; i < nr_pages; i++) {
 		unsigned int len = min_t(unsigned int, remaining, PAGE_SIZE);
-		struct page *page = mempool_alloc(&qc->page_pool, gfp);
 
-		if (!page) {
-			free_read_buffer(qc, bio);
-			return NULL;
-		}
-		__bio_add_page(bio, page, len, 0);
+		__bio_add_page(bio, pages[i], len, 0);
 		remaining -= len;
 	}
 	return bio;
@@ -396,8 +405,8 @@ static bool read_again(struct quorum_io *io)
 }
 
 /*
- * Every leg has completed.  The cheap checks run in the completion's
- * context; legs that disagree go to the workqueue to be hashed and voted.
+ * Every leg has completed.  The checks run in the completion's context,
+ * and so does the vote unless it hashes: then it goes to the workqueue.
  */
 static void read_check(struct quorum_io *io, bool in_worker)
 {
@@ -415,7 +424,7 @@ static void read_check(struct quorum_io *io, bool in_worker)
 		read_finish(io, BLK_STS_OK);
 	} else if (read_again(io)) {
 		return;
-	} else if (in_worker) {
+	} else if (in_worker || !quorum_read_vote_sleeps(io, ok)) {
 		read_voted(io, ok);
 	} else {
 		quorum_defer(io, read_vote_work);
@@ -550,8 +559,8 @@ int quorum_io_init(struct quorum_c *qc)
 			offsetof(struct quorum_clone, bio), BIOSET_NEED_BVECS);
 	if (r)
 		return r;
-	r = mempool_init_page_pool(&qc->page_pool,
-				   (qc->nr_legs - 1) * QUORUM_READ_MAX_PAGES, 0);
+	r = quorum_pages_init(&qc->read_pages,
+			      (qc->nr_legs - 1) * QUORUM_READ_MAX_PAGES);
 	if (r)
 		return r;
 	/* one set of digests is enough: its holder never waits on I/O */
@@ -579,14 +588,14 @@ int quorum_io_resize(struct quorum_c *qc, unsigned int nr_legs)
 	if (!r)
 		r = mempool_resize(&qc->bs.bvec_pool, nr_legs);
 	if (!r)
-		r = mempool_resize(&qc->page_pool,
-				   (nr_legs - 1) * QUORUM_READ_MAX_PAGES);
+		r = quorum_pages_resize(&qc->read_pages,
+					(nr_legs - 1) * QUORUM_READ_MAX_PAGES);
 	return r;
 }
 
 void quorum_io_exit(struct quorum_c *qc)
 {
 	mempool_exit(&qc->digest_pool);
-	mempool_exit(&qc->page_pool);
+	quorum_pages_exit(&qc->read_pages);
 	bioset_exit(&qc->bs);
 }

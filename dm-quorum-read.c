@@ -3,10 +3,12 @@
  * dm-quorum read vote: what to return when every leg of a quorum read has
  * completed, after QEMU's quorum_vote():
  *
- *  1. compare the first leg that read with every other (memcmp): when all
- *     agree, that is the answer, with no hashing;
- *  2. otherwise hash each leg's data with the table's shash algorithm and
- *     count votes per distinct hash (dm-quorum-vote.c); the version with
+ *  1. compare the first leg that read with every other (memcmp, in one
+ *     pass): when all agree, that is the answer, with no hashing;
+ *  2. otherwise the legs vote (dm-quorum-vote.c) on versions of the data:
+ *     the legs equal to the first are one version; when two or more legs
+ *     differ from it, they are told apart by hashing their data with the
+ *     table's shash algorithm, as QEMU hashes every leg.  The version with
  *     the most votes wins, ties going to the version first cast by the
  *     highest leg index;
  *  3. a winner with fewer than <threshold> votes fails the read; legs that
@@ -16,8 +18,8 @@
  * logs where the copies first differ, as QEMU's blkverify mode does,
  * without QEMU's exit().
  *
- * Step 1 never sleeps and may run in the completion's context; steps 2
- * and 3 allocate and hash, so they run in the target's workqueue.
+ * Steps 1 and 3 never sleep and may run in the completion's context; a
+ * vote that hashes allocates, so it runs in the target's workqueue.
  */
 #include <crypto/hash.h>
 #include <linux/highmem.h>
@@ -70,11 +72,6 @@ static bool walk_legs(struct quorum_io *io, unsigned int la, unsigned int lb,
 	return go_on;
 }
 
-static bool chunk_equal(void *a, void *b, unsigned int len, u64 *pos)
-{
-	return !memcmp(a, b, len);
-}
-
 static bool chunk_copy_to_a(void *a, void *b, unsigned int len, u64 *pos)
 {
 	memcpy(a, b, len);
@@ -98,11 +95,6 @@ static bool chunk_find_difference(void *a, void *b, unsigned int len,
 	return false;
 }
 
-static bool legs_equal(struct quorum_io *io, unsigned int a, unsigned int b)
-{
-	return walk_legs(io, a, b, chunk_equal, NULL);
-}
-
 /* Make the caller's pages hold @leg's data. */
 static void copy_to_caller(struct quorum_io *io, unsigned int leg)
 {
@@ -110,17 +102,71 @@ static void copy_to_caller(struct quorum_io *io, unsigned int leg)
 		walk_legs(io, io->primary, leg, chunk_copy_to_a, NULL);
 }
 
+struct leg_cursor {
+	struct bio *bio;
+	struct bvec_iter iter;
+};
+
+/* The next piece of @c's data, at most @len bytes long. */
+static struct bio_vec cursor_piece(struct leg_cursor *c, unsigned int len)
+{
+	struct bio_vec bv = bio_iter_iovec(c->bio, c->iter);
+
+	bv.bv_len = min(bv.bv_len, len);
+	return bv;
+}
+
+/*
+ * The legs of @legs whose data equals @ref's.  One pass over the data,
+ * piece by piece, comparing each leg's piece with @ref's while that is
+ * still in the cache; a leg is dropped at its first difference.
+ */
+static unsigned long legs_equal_to(struct quorum_io *io, unsigned int ref,
+				   unsigned long legs)
+{
+	struct leg_cursor c[QUORUM_MAX_LEGS], r;
+	unsigned long equal = legs;
+	unsigned int leg;
+
+	leg_data(io, ref, &r.bio, &r.iter);
+	for_each_leg(leg, legs)
+		leg_data(io, leg, &c[leg].bio, &c[leg].iter);
+	while (equal && r.iter.bi_size) {
+		struct bio_vec rv = cursor_piece(&r, UINT_MAX);
+		void *pr;
+
+		for_each_leg(leg, equal)
+			rv.bv_len = cursor_piece(&c[leg], rv.bv_len).bv_len;
+		pr = bvec_kmap_local(&rv);
+		for_each_leg(leg, equal) {
+			struct bio_vec bv = cursor_piece(&c[leg], rv.bv_len);
+			void *p = bvec_kmap_local(&bv);
+
+			if (memcmp(pr, p, rv.bv_len))
+				__clear_bit(leg, &equal);
+			kunmap_local(p);
+			bio_advance_iter_single(c[leg].bio, &c[leg].iter,
+						rv.bv_len);
+		}
+		kunmap_local(pr);
+		bio_advance_iter_single(r.bio, &r.iter, rv.bv_len);
+	}
+	return equal;
+}
+
 /*
  * The common case: every leg in @ok returned the same bytes.  Puts the
  * agreed data in the caller's pages and returns true; never sleeps.
+ * Either way io->agree holds the legs that returned the same bytes as
+ * the first leg of @ok, for quorum_read_vote().
  */
 bool quorum_read_agree(struct quorum_io *io, unsigned long ok)
 {
-	unsigned int ref = __ffs(ok), leg;
+	unsigned int ref = __ffs(ok);
 
-	for_each_leg(leg, ok)
-		if (leg != ref && !legs_equal(io, ref, leg))
-			return false;
+	io->agree = legs_equal_to(io, ref, ok & ~BIT(ref)) | BIT(ref);
+	if (io->agree != ok)
+		return false;
 	copy_to_caller(io, ref);
 	return true;
 }
@@ -142,16 +188,29 @@ static blk_status_t blkverify_mismatch(struct quorum_io *io, unsigned long ok)
 
 /* ---- the vote --------------------------------------------------------- */
 
-struct digests {
-	u8 *buf;		/* QUORUM_MAX_LEGS digests, by leg index */
+/*
+ * How the legs that voted are grouped into versions: the legs that
+ * compared equal to the first one (io->agree) are one version, known
+ * without hashing; the others are told apart by their digests, computed
+ * only when there are two or more of them.
+ */
+struct versions {
+	unsigned long agree;
+	u8 *digests;		/* QUORUM_MAX_LEGS digests, by leg index */
 	unsigned int size;
 };
 
-static bool same_digest(unsigned int a, unsigned int b, const void *ctx)
+static bool same_version(unsigned int a, unsigned int b, const void *ctx)
 {
-	const struct digests *d = ctx;
+	const struct versions *d = ctx;
+	bool in_a = test_bit(a, &d->agree), in_b = test_bit(b, &d->agree);
 
-	return !memcmp(d->buf + a * d->size, d->buf + b * d->size, d->size);
+	if (in_a || in_b)
+		return in_a && in_b;
+	if (!d->digests)	/* a single leg differs: nothing to compare */
+		return a == b;
+	return !memcmp(d->digests + a * d->size, d->digests + b * d->size,
+		       d->size);
 }
 
 static int hash_leg(struct quorum_io *io, unsigned int leg, u8 *out)
@@ -178,30 +237,51 @@ static int hash_leg(struct quorum_io *io, unsigned int leg, u8 *out)
 	return r;
 }
 
+/* The legs of @ok that disagree with the first and with each other. */
+static unsigned long legs_to_hash(struct quorum_io *io, unsigned long ok)
+{
+	unsigned long others = ok & ~io->agree;
+
+	return hweight_long(others) > 1 ? others : 0;
+}
+
+/*
+ * Whether quorum_read_vote() may sleep (to allocate and hash); if not,
+ * it can run in a completion's context.
+ */
+bool quorum_read_vote_sleeps(struct quorum_io *io, unsigned long ok)
+{
+	return !io->qc->blkverify && legs_to_hash(io, ok);
+}
+
 static int hash_and_count(struct quorum_io *io, unsigned long ok,
 			  struct quorum_vote *v)
 {
 	struct quorum_c *qc = io->qc;
-	struct digests d = { .size = qc->digest_size };
+	unsigned long hashed = legs_to_hash(io, ok);
+	struct versions d = { .agree = io->agree, .size = qc->digest_size };
 	unsigned int leg;
 	int r = 0;
 
-	d.buf = mempool_alloc(&qc->digest_pool, GFP_NOIO);
-	for_each_leg(leg, ok) {
-		r = hash_leg(io, leg, d.buf + leg * d.size);
+	if (hashed)
+		d.digests = mempool_alloc(&qc->digest_pool, GFP_NOIO);
+	for_each_leg(leg, hashed) {
+		r = hash_leg(io, leg, d.digests + leg * d.size);
 		if (r)
 			break;
 	}
 	if (!r)
-		quorum_vote(ok, same_digest, &d, v);
-	mempool_free(d.buf, &qc->digest_pool);
+		quorum_vote(ok, same_version, &d, v);
+	if (hashed)
+		mempool_free(d.digests, &qc->digest_pool);
 	return r;
 }
 
 /*
- * The legs in @ok (at least <threshold> of them) disagree: vote.  Puts
- * the winning data in the caller's pages and the outvoted legs in
- * @outvoted.  May sleep.
+ * The legs in @ok (at least <threshold> of them) disagree, as found by
+ * quorum_read_agree(): vote.  Puts the winning data in the caller's
+ * pages and the outvoted legs in @outvoted.  May sleep, see
+ * quorum_read_vote_sleeps().
  */
 blk_status_t quorum_read_vote(struct quorum_io *io, unsigned long ok,
 			      unsigned long *outvoted)

@@ -616,6 +616,8 @@ static void quorum_status(struct dm_target *ti, status_type_t type,
 		DMEMIT(" %u %u", atomic_read(&qc->quorum_failures),
 		       atomic_read(&qc->events_merged));
 		quorum_sync_status(qc, result, maxlen, &sz);
+		DMEMIT(" %u", quorum_pages_owned(&qc->read_pages) <<
+		       (PAGE_SHIFT - 10));
 		break;
 
 	case STATUSTYPE_TABLE:
@@ -670,7 +672,7 @@ static int quorum_iterate_devices(struct dm_target *ti,
 
 static struct target_type quorum_target = {
 	.name = "quorum",
-	.version = {1, 4, 0},
+	.version = {1, 5, 0},
 	.module = THIS_MODULE,
 	.ctr = quorum_ctr,
 	.dtr = quorum_dtr,

@@ -60,6 +60,7 @@ struct quorum_io {
 	unsigned long issued;		/* legs this I/O was sent to */
 	unsigned int next_leg;		/* fifo reads: the next leg to try */
 	unsigned int primary;		/* quorum reads: leg using bio's pages */
+	unsigned long agree;		/* ... legs equal to the first that read */
 	blk_status_t status[QUORUM_MAX_LEGS];
 	struct bio *leg_bio[QUORUM_MAX_LEGS];	/* quorum reads, until voted */
 	struct list_head node;		/* in rewrites or held_writes */
@@ -100,6 +101,27 @@ struct quorum_sync {
 	struct workqueue_struct *wq;
 	struct work_struct work;
 };
+
+/* Read buffer pages kept for reuse (dm-quorum-pages.c). */
+struct quorum_pages {
+	spinlock_t lock;		/* the three counts and the list */
+	struct list_head free;		/* by page->lru */
+	unsigned int nr_free;
+	unsigned int nr_owned;		/* free and in use */
+	unsigned int reserve;		/* owned for the table's lifetime */
+	wait_queue_head_t wait;		/* a read waiting for pages */
+};
+
+int quorum_pages_init(struct quorum_pages *qp, unsigned int reserve);
+void quorum_pages_exit(struct quorum_pages *qp);
+int quorum_pages_resize(struct quorum_pages *qp, unsigned int reserve);
+bool quorum_pages_get(struct quorum_pages *qp, struct page **pages,
+		      unsigned int n);
+void quorum_pages_get_wait(struct quorum_pages *qp, struct page **pages,
+			   unsigned int n);
+void quorum_pages_put(struct quorum_pages *qp, struct page **pages,
+		      unsigned int n);
+unsigned int quorum_pages_owned(struct quorum_pages *qp);
 
 struct quorum_c {
 	struct dm_target *ti;
@@ -143,7 +165,7 @@ struct quorum_c {
 
 	/* Leg clones and read buffers; the reserves cover one I/O. */
 	struct bio_set bs;
-	mempool_t page_pool;
+	struct quorum_pages read_pages;
 	struct mutex reserve_lock;	/* one I/O at a time on the reserves */
 	mempool_t digest_pool;		/* digests of one vote */
 
@@ -238,6 +260,7 @@ void quorum_write_submit(struct quorum_io *io);
 
 /* dm-quorum-read.c */
 bool quorum_read_agree(struct quorum_io *io, unsigned long ok);
+bool quorum_read_vote_sleeps(struct quorum_io *io, unsigned long ok);
 blk_status_t quorum_read_vote(struct quorum_io *io, unsigned long ok,
 			      unsigned long *outvoted);
 

@@ -343,11 +343,16 @@ health() {
 sync_state() {
 	local st
 	st=$(dmsetup status "$1") || return 1
-	awk '{ print $(NF - 2), $(NF - 1), $NF }' <<<"$st"
+	awk '{ print $(NF - 3), $(NF - 2), $(NF - 1) }' <<<"$st"
 }
 
 # sync_mismatches <dev>: mismatches found by the last check or repair
 sync_mismatches() {
+	dmsetup status "$1" | awk '{ print $(NF - 1) }'
+}
+
+# read_buffer_kib <dev>: memory the device's read buffers hold (KiB)
+read_buffer_kib() {
 	dmsetup status "$1" | awk '{ print $NF }'
 }
 

@@ -21,7 +21,7 @@ OUT=$2
 RUNTIME=${QUORUM_BENCH_RUNTIME:-4}
 REPEAT=${QUORUM_BENCH_REPEAT:-3}
 LEG_MB=${QUORUM_BENCH_LEG_MB:-256}
-STACKS=${QUORUM_BENCH_STACKS:-linear mirror raid1 quorum fifo bound bound1 qemu corrupt repaired}
+STACKS=${QUORUM_BENCH_STACKS:-linear mirror raid1 quorum fifo quorum3 bound bound1 qemu corrupt repaired}
 SECTORS=$((LEG_MB * 2048))
 LEGS=(/dev/ram0 /dev/ram1 /dev/ram2)
 RAW=$OUT/raw
@@ -97,7 +97,7 @@ table_of() {
 	linear) echo "0 $SECTORS linear ${LEGS[0]} 0" ;;
 	mirror) echo "0 $SECTORS mirror core 2 1024 nosync 3 ${LEGS[0]} 0 ${LEGS[1]} 0 ${LEGS[2]} 0 1 handle_errors" ;;
 	raid1) echo "0 $SECTORS raid raid1 4 0 nosync region_size 1024 3 - ${LEGS[0]} - ${LEGS[1]} - ${LEGS[2]}" ;;
-	quorum | corrupt) echo "0 $SECTORS quorum 2 3 $legs" ;;
+	quorum | quorum3 | corrupt) echo "0 $SECTORS quorum 2 3 $legs" ;;
 	fifo) echo "0 $SECTORS quorum 2 3 $legs 2 read_pattern fifo" ;;
 	repaired) echo "0 $SECTORS quorum 2 3 $legs 1 rewrite_corrupted" ;;
 	esac
@@ -107,7 +107,7 @@ table_of() {
 # the corrupt-leg runs are the vote path the issue asks for).
 workloads_of() {
 	case $1 in
-	bound | bound1) printf '%s\n' "${WORKLOADS[@]}" | grep read ;;
+	bound | bound1 | quorum3) printf '%s\n' "${WORKLOADS[@]}" | grep read ;;
 	corrupt | repaired) printf '%s\n' "${WORKLOADS[@]}" | grep randread-4k-qd32 ;;
 	*) printf '%s\n' "${WORKLOADS[@]}" ;;
 	esac
@@ -142,6 +142,15 @@ run_bound() {
 	done
 	# shellcheck disable=SC2046
 	fio $(fio_common) --group_reporting --output="$out" "${jobs[@]}"
+}
+
+# Quorum reads in the bound's shape: 3 jobs, the depth split evenly.
+run_quorum3() {
+	local out=$1 rw=$2 bs=$3 depth=$4 dev=$5
+	# shellcheck disable=SC2046
+	fio $(fio_common) --group_reporting --output="$out" --name=job \
+		--filename="$dev" --numjobs=3 --rw="$rw" --bs="$bs" \
+		--iodepth=$(((depth + 2) / 3)) --size="${LEG_MB}m"
 }
 
 # The same from one submitting thread: one job reading the 3 legs in
@@ -221,6 +230,10 @@ run_mem() {
 		sleep 0.2
 	done
 	wait "$pid"
+	# what dm-quorum's read buffers hold afterwards (status, last field)
+	if [[ $stack == quorum ]]; then
+		dmsetup status bench | awk '{ print "buffers\t" $NF }' >>"$out"
+	fi
 }
 
 create() {
@@ -235,7 +248,7 @@ remove() {
 run_stack() {
 	local stack=$1 rep=$2 wl name rw bs depth file dev=/dev/mapper/bench
 	case $stack in
-	quorum | fifo | mirror | raid1) sync_legs ;;
+	quorum | quorum3 | fifo | mirror | raid1) sync_legs ;;
 	corrupt) sync_legs; corrupt_leg ;;
 	repaired)
 		sync_legs
@@ -261,6 +274,7 @@ run_stack() {
 		case $stack in
 		bound) run_bound "$file" "$rw" "$bs" "$depth" ;;
 		bound1) run_bound1 "$file" "$rw" "$bs" "$depth" ;;
+		quorum3) run_quorum3 "$file" "$rw" "$bs" "$depth" "$dev" ;;
 		*) run_fio "$file" "$rw" "$bs" "$depth" "$dev" ;;
 		esac
 		record "$stack" "$name" "$rep" "${file##*/}"
