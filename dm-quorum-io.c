@@ -24,13 +24,16 @@
 #include "dm-quorum.h"
 #include "dm-quorum-vote.h"
 
-void quorum_complete(struct quorum_io *io, blk_status_t status)
+/* @io is done: uncount it (before its bio ends: the last may free qc). */
+static void leave_io(struct quorum_c *qc)
 {
-	struct quorum_c *qc = io->qc;
-
-	/* before bio_endio: the last completion may let the table go */
 	if (atomic_dec_and_test(&qc->inflight) && READ_ONCE(qc->quiescing))
 		wake_up_all(&qc->quiesce_wq);
+}
+
+void quorum_complete(struct quorum_io *io, blk_status_t status)
+{
+	leave_io(io->qc);
 	io->bio->bi_status = status;
 	bio_endio(io->bio);
 }
@@ -472,6 +475,66 @@ static void quorum_read(struct quorum_io *io)
 
 /* ---- fifo reads ------------------------------------------------------- */
 
+/*
+ * A fifo read sends dm core's own bio to the first live leg, as
+ * dm-linear does, with no clone of ours (make bench: a clone cost fifo
+ * reads 8% of dm-linear's rate at 4 KiB).  When that fails,
+ * quorum_end_io_fifo() keeps the bio and sends it to the next leg.
+ * Polled bios take the clone path (fifo_next()) instead: dm core would
+ * poll a leg the bio may no longer be on.
+ */
+static unsigned int fifo_leg(struct quorum_io *io)
+{
+	unsigned long live = quorum_readable_legs(io->qc);
+
+	return find_next_bit(&live, QUORUM_MAX_LEGS, io->next_leg);
+}
+
+static void fifo_remap(struct quorum_io *io, unsigned int leg)
+{
+	struct bio *bio = io->bio;
+
+	io->remapped = true;
+	io->next_leg = leg;
+	bio_set_dev(bio, io->qc->legs[leg].dev->bdev);
+	bio->bi_status = BLK_STS_OK;	/* a success leaves it as it was */
+	bio->bi_iter = io->iter;
+	bio->bi_iter.bi_sector = io->sector;
+}
+
+static void fifo_retry_work(struct work_struct *work)
+{
+	struct quorum_io *io = container_of(work, struct quorum_io, work);
+
+	fifo_remap(io, io->next_leg);
+	submit_bio_noacct(io->bio);
+}
+
+/* dm core's end_io hook: only remapped fifo reads have work to do here. */
+int quorum_end_io_fifo(struct quorum_c *qc, struct bio *bio,
+		       blk_status_t *error)
+{
+	struct quorum_io *io = dm_per_bio_data(bio, sizeof(*io));
+	unsigned int leg;
+
+	if (!io->remapped)
+		return DM_ENDIO_DONE;	/* completed by quorum_complete() */
+	if (*error) {
+		leg = io->next_leg;
+		io->status[leg] = *error;
+		quorum_leg_io_error(io, leg);
+		io->next_leg = leg + 1;
+		if (fifo_leg(io) < QUORUM_MAX_LEGS) {
+			/* resubmit from process context, and never recurse */
+			io->next_leg = fifo_leg(io);
+			quorum_defer(io, fifo_retry_work);
+			return DM_ENDIO_INCOMPLETE;
+		}
+	}
+	leave_io(qc);
+	return DM_ENDIO_DONE;
+}
+
 static void fifo_next(struct quorum_io *io);
 
 static void fifo_next_work(struct work_struct *work)
@@ -500,8 +563,7 @@ static void fifo_endio(struct bio *clone)
 /* Read the next live leg; when none is left, return the last error. */
 static void fifo_next(struct quorum_io *io)
 {
-	unsigned long live = quorum_readable_legs(io->qc);
-	unsigned int leg = find_next_bit(&live, QUORUM_MAX_LEGS, io->next_leg);
+	unsigned int leg = fifo_leg(io);
 	struct bio *clone;
 
 	if (leg >= QUORUM_MAX_LEGS) {
@@ -538,6 +600,10 @@ int quorum_map_io(struct quorum_c *qc, struct bio *bio)
 		io->sector = dm_target_offset(qc->ti, bio->bi_iter.bi_sector);
 
 	if (read && qc->read_pattern == QUORUM_READ_FIFO) {
+		if (!(bio->bi_opf & REQ_POLLED) && fifo_leg(io) < QUORUM_MAX_LEGS) {
+			fifo_remap(io, fifo_leg(io));
+			return DM_MAPIO_REMAPPED;
+		}
 		fifo_next(io);
 		return DM_MAPIO_SUBMITTED;
 	}

@@ -374,6 +374,12 @@ static int quorum_map(struct dm_target *ti, struct bio *bio)
 	return quorum_map_io(ti->private, bio);
 }
 
+static int quorum_end_io(struct dm_target *ti, struct bio *bio,
+			 blk_status_t *error)
+{
+	return quorum_end_io_fifo(ti->private, bio, error);
+}
+
 /*
  * No uevent goes out while the device is suspended: hold them.  The
  * engine's I/O stops here too, since dm core waits only for user bios.
@@ -677,6 +683,7 @@ static struct target_type quorum_target = {
 	.ctr = quorum_ctr,
 	.dtr = quorum_dtr,
 	.map = quorum_map,
+	.end_io = quorum_end_io,
 	.presuspend = quorum_presuspend,
 	.presuspend_undo = quorum_resume,
 	.preresume = quorum_preresume,

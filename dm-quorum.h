@@ -59,6 +59,7 @@ struct quorum_io {
 	atomic_t pending;
 	unsigned long issued;		/* legs this I/O was sent to */
 	unsigned int next_leg;		/* fifo reads: the next leg to try */
+	bool remapped;			/* fifo reads: dm core's bio sent on */
 	unsigned int primary;		/* quorum reads: leg using bio's pages */
 	unsigned long agree;		/* ... legs equal to the first that read */
 	blk_status_t status[QUORUM_MAX_LEGS];
@@ -252,6 +253,8 @@ int quorum_io_init(struct quorum_c *qc);
 void quorum_io_exit(struct quorum_c *qc);
 int quorum_io_resize(struct quorum_c *qc, unsigned int nr_legs);
 int quorum_map_io(struct quorum_c *qc, struct bio *bio);
+int quorum_end_io_fifo(struct quorum_c *qc, struct bio *bio,
+		       blk_status_t *error);
 
 void quorum_complete(struct quorum_io *io, blk_status_t status);
 void quorum_defer(struct quorum_io *io, work_func_t fn);
