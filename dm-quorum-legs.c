@@ -52,6 +52,15 @@ int quorum_check_new_leg(struct quorum_c *qc, struct dm_dev *dev,
 		*why = "Leg device is smaller than the target";
 		return -EINVAL;
 	}
+	/* its own I/O would come back to it, forever */
+	if (dev->bdev->bd_dev == disk_devt(dm_disk(md))) {
+		*why = "A leg cannot be the quorum device itself";
+		return -EINVAL;
+	}
+	if (quorum_leg_taken(qc, dev->bdev->bd_dev)) {
+		*why = "The device is a leg of another quorum table";
+		return -EINVAL;
+	}
 	for (j = 0; j < qc->nr_legs; j++) {
 		if (j != skip && qc->legs[j].dev &&
 		    qc->legs[j].dev->bdev->bd_dev == dev->bdev->bd_dev) {
@@ -112,7 +121,9 @@ int quorum_replace_leg(struct quorum_c *qc, unsigned int leg,
 		return r;
 	quorum_quiesce(qc, &q);
 	old = qc->legs[leg].dev;
+	quorum_legs_lock();
 	qc->legs[leg].dev = dev;
+	quorum_legs_unlock();
 	reset_counters(&qc->legs[leg]);
 	quorum_set_leg_state(qc, leg, QUORUM_LEG_DEAD);
 	qc->dirty->ops->mark_all(qc->dirty, leg);
@@ -154,9 +165,11 @@ int quorum_add_leg(struct quorum_c *qc, const char *path)
 	/* a running resync's pages are for the old count: start it again */
 	resync = qc->sync.action == QUORUM_SYNC_RESYNC ? qc->sync.targets : 0;
 	quorum_sync_stop(qc);
+	quorum_legs_lock();
 	qc->legs[leg].dev = dev;
 	reset_counters(&qc->legs[leg]);
 	qc->nr_legs++;
+	quorum_legs_unlock();
 	quorum_set_leg_state(qc, leg, QUORUM_LEG_DEAD);
 	quorum_unquiesce(qc, &q);
 	DMINFO("%s: leg %u (%s) added, resyncing", quorum_dev_name(qc), leg,
@@ -176,6 +189,7 @@ static void remove_leg_state(struct quorum_c *qc, unsigned int leg)
 {
 	unsigned long flags;
 
+	quorum_legs_lock();
 	memmove(&qc->legs[leg], &qc->legs[leg + 1],
 		(qc->nr_legs - leg - 1) * sizeof(qc->legs[0]));
 	qc->dirty->ops->remove_leg(qc->dirty, leg, qc->nr_legs);
@@ -186,6 +200,7 @@ static void remove_leg_state(struct quorum_c *qc, unsigned int leg)
 	qc->nr_legs--;
 	quorum_update_leg_masks(qc);
 	spin_unlock_irqrestore(&qc->state_lock, flags);
+	quorum_legs_unlock();
 }
 
 int quorum_remove_leg(struct quorum_c *qc, unsigned int leg)

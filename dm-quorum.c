@@ -119,14 +119,57 @@ static struct quorum_c *predecessor(struct quorum_c *qc)
 	return NULL;
 }
 
-static int old_leg_of(struct quorum_c *old, struct dm_dev *dev)
+static int leg_index(struct quorum_c *qc, dev_t dev)
 {
 	unsigned int j;
 
-	for (j = 0; j < old->nr_legs; j++)
-		if (old->legs[j].dev->bdev->bd_dev == dev->bdev->bd_dev)
+	for (j = 0; j < qc->nr_legs; j++)
+		if (qc->legs[j].dev->bdev->bd_dev == dev)
 			return j;
 	return -1;
+}
+
+static int old_leg_of(struct quorum_c *old, struct dm_dev *dev)
+{
+	return leg_index(old, dev->bdev->bd_dev);
+}
+
+/*
+ * Whether @dev is a leg of another quorum table: of another device, or
+ * of another segment of this one.  Two tables writing one leg would
+ * overwrite each other's data.  The table @qc replaces (same device and
+ * range) does not count.  A guard against mistakes, not a lock: two
+ * messages taking the same new leg at the same instant both succeed.
+ */
+bool quorum_leg_taken(struct quorum_c *qc, dev_t dev)
+{
+	struct mapped_device *md = dm_table_get_md(qc->ti->table);
+	struct quorum_c *other;
+	bool taken = false;
+
+	mutex_lock(&quorum_instances_lock);
+	list_for_each_entry(other, &quorum_instances, instance) {
+		if (other == qc || (dm_table_get_md(other->ti->table) == md &&
+				    other->ti->begin == qc->ti->begin))
+			continue;
+		if (leg_index(other, dev) >= 0) {
+			taken = true;
+			break;
+		}
+	}
+	mutex_unlock(&quorum_instances_lock);
+	return taken;
+}
+
+/* Changes of a live table's leg array, against quorum_leg_taken(). */
+void quorum_legs_lock(void)
+{
+	mutex_lock(&quorum_instances_lock);
+}
+
+void quorum_legs_unlock(void)
+{
+	mutex_unlock(&quorum_instances_lock);
 }
 
 /*

@@ -292,6 +292,9 @@ int quorum_sync_resize(struct quorum_c *qc, unsigned int nr_legs);
 const char *quorum_sync_action_name(enum quorum_sync_action action);
 
 /* dm-quorum-legs.c */
+bool quorum_leg_taken(struct quorum_c *qc, dev_t dev);
+void quorum_legs_lock(void);
+void quorum_legs_unlock(void);
 int quorum_check_new_leg(struct quorum_c *qc, struct dm_dev *dev,
 			 unsigned int skip, char **why);
 int quorum_replace_leg(struct quorum_c *qc, unsigned int leg,

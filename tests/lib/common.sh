@@ -338,8 +338,8 @@ health() {
 	status_field "$1" 3
 }
 
-# sync_state <dev>: "<sync_action> <done>/<total> <mismatches>", the last
-# three status fields.
+# sync_state <dev>: "<sync_action> <done>/<total> <mismatches>", the three
+# status fields before <read_buffer_kib>.
 sync_state() {
 	local st
 	st=$(dmsetup status "$1") || return 1
