@@ -72,16 +72,19 @@ def qemu_figures(path):
 
 
 def collect(outdir):
+    """Median figures per (stack, workload), and IOPS per repeat."""
     runs = {}
+    per_rep = {}
     with open(os.path.join(outdir, "runs.tsv")) as f:
         for line in f:
-            stack, wl, _rep, name = line.rstrip("\n").split("\t")
+            stack, wl, rep, name = line.rstrip("\n").split("\t")
             path = os.path.join(outdir, "raw", name)
             fig = qemu_figures(path) if stack == "qemu" else fio_figures(path)
             if stack.startswith("bound"):
                 # every quorum read reads all 3 legs
                 fig = (fig[0] / 3, fig[1] / 3, fig[2])
             runs.setdefault((stack, wl), []).append(fig)
+            per_rep.setdefault((stack, wl), {})[rep] = fig[0]
     med = {}
     for key, figs in runs.items():
         p99s = [f[2] for f in figs if f[2] is not None]
@@ -90,14 +93,34 @@ def collect(outdir):
             "bw": statistics.median(f[1] for f in figs),
             "p99_us": statistics.median(p99s) if p99s else None,
             "runs": len(figs),
+            "min": min(f[0] for f in figs),
+            "max": max(f[0] for f in figs),
+            "by_rep": per_rep[key],
         }
     return med
 
 
 def ratio(med, a, b, wl):
-    if (a, wl) not in med or (b, wl) not in med or not med[(b, wl)]["iops"]:
+    """IOPS of a over b: the median of the per-repeat ratios.
+
+    Each repeat runs every stack once, one after the other, so a ratio
+    within a repeat cancels the host's slow drifts; the median of those
+    is steadier than a ratio of medians.
+    """
+    ma, mb = med.get((a, wl)), med.get((b, wl))
+    if not ma or not mb:
         return None
-    return med[(a, wl)]["iops"] / med[(b, wl)]["iops"]
+    ra, rb = ma["by_rep"], mb["by_rep"]
+    pairs = [ra[r] / rb[r] for r in ra if r in rb and rb[r]]
+    return statistics.median(pairs) if pairs else None
+
+
+def spread(med, st, wl):
+    """(max - min) / median IOPS over the repeats, in percent."""
+    m = med.get((st, wl))
+    if not m or not m["iops"]:
+        return None
+    return 100.0 * (m["max"] - m["min"]) / m["iops"]
 
 
 def fmt_iops(v):
@@ -181,7 +204,8 @@ def table(med):
             if not m:
                 cells.append("")
                 continue
-            c = f"{fmt_iops(m['iops'])} IOPS, {m['bw'] / 1e6:.0f} MB/s"
+            c = f"{fmt_iops(m['iops'])} IOPS (±{spread(med, st, wl) / 2:.0f}%), " \
+                f"{m['bw'] / 1e6:.0f} MB/s"
             if m["p99_us"] is not None:
                 c += f", p99 {m['p99_us']:.0f} us"
             cells.append(c)
@@ -250,6 +274,12 @@ def main():
           "QEMU quorum runs `qemu-img bench` in the same guest (sequential "
           "with a step; no latency figures). The bound rows are the rate "
           "at which all 3 legs can be read at once, divided by 3.",
+          "",
+          "± is half the spread (max - min) of the repeats over the median. "
+          "Ratios are the median of the ratios within each repeat, where "
+          "the stacks ran one after the other.",
+          "dm-quorum's quorum and fifo stacks share the same write path: "
+          "their write figures differ only by noise.",
           "", "## Results", ""]
     md += table(med)
     md += ["", "## dm-quorum as a ratio of the others (IOPS)", ""]
