@@ -102,6 +102,26 @@ static void copy_to_caller(struct quorum_io *io, unsigned int leg)
 		walk_legs(io, io->primary, leg, chunk_copy_to_a, NULL);
 }
 
+/*
+ * memcmp() for equality only.  x86-64 has no memcmp of its own and the
+ * generic one branches on every word; this one ORs the differences of
+ * four words and branches once per 32 bytes.  Sector-sized pieces of
+ * word-aligned pages take the fast loop; anything else goes to memcmp().
+ */
+static bool mem_equal(const void *a, const void *b, unsigned int len)
+{
+	const u64 *x = a, *y = b;
+
+	if (!IS_ALIGNED((unsigned long)a | (unsigned long)b, 8) ||
+	    !IS_ALIGNED(len, 32))
+		return !memcmp(a, b, len);
+	for (; len; len -= 32, x += 4, y += 4)
+		if ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) |
+		    (x[3] ^ y[3]))
+			return false;
+	return true;
+}
+
 struct leg_cursor {
 	struct bio *bio;
 	struct bvec_iter iter;
@@ -142,7 +162,7 @@ static unsigned long legs_equal_to(struct quorum_io *io, unsigned int ref,
 			struct bio_vec bv = cursor_piece(&c[leg], rv.bv_len);
 			void *p = bvec_kmap_local(&bv);
 
-			if (memcmp(pr, p, rv.bv_len))
+			if (!mem_equal(pr, p, rv.bv_len))
 				__clear_bit(leg, &equal);
 			kunmap_local(p);
 			bio_advance_iter_single(c[leg].bio, &c[leg].iter,
