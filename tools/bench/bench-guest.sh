@@ -70,7 +70,7 @@ setup() {
 fill_legs() {
 	log "filling legs"
 	fio --name=fill --filename="${LEGS[0]}" --rw=write --bs=1m --direct=1 \
-		--ioengine=libaio --iodepth=4 --size="${LEG_MB}m" \
+		--ioengine=libaio --iodepth=4 --size="${LEG_MB}m" --eta=never \
 		--output=/dev/null
 	sync_legs
 }
@@ -88,7 +88,7 @@ sync_legs() {
 corrupt_leg() {
 	fio --name=corrupt --filename="${LEGS[2]}" --rw=write --bs=1m \
 		--direct=1 --ioengine=libaio --iodepth=4 --size="${LEG_MB}m" \
-		--buffer_pattern=0x5a --output=/dev/null
+		--buffer_pattern=0x5a --eta=never --output=/dev/null
 }
 
 table_of() {

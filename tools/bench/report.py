@@ -9,7 +9,7 @@ and writes:
                 every dm-quorum figure to md raid1, dm-mirror, dm-linear
                 and QEMU quorum, the issue's targets met or missed, memory
   summary.json  the same figures, machine-readable
-  bench.svg     a bar chart of IOPS relative to dm-linear (gnuplot)
+  bench.png     a bar chart of IOPS relative to dm-linear (gnuplot)
 Exit status 0; a missed target is reported, not an error.
 """
 import json
@@ -227,12 +227,27 @@ def ratio_table(med):
     return lines
 
 
+def readme_table(med):
+    """The condensed table the README shows: IOPS, and the key ratios."""
+    cols = ["linear", "mirror", "raid1", "quorum", "fifo", "qemu"]
+    lines = ["| workload | dm-linear | dm-mirror | md raid1 | dm-quorum | "
+             "dm-quorum fifo | QEMU quorum | dm-quorum vs raid1 / mirror / "
+             "QEMU |", "| --- |" + " ---: |" * 7]
+    for wl in WORKLOADS:
+        cells = [fmt_iops(med[(st, wl)]["iops"]) if (st, wl) in med else "-"
+                 for st in cols]
+        rs = " / ".join(fmt_ratio(ratio(med, "quorum", o, wl))
+                        for o in ("raid1", "mirror", "qemu"))
+        lines.append(f"| {wl} | " + " | ".join(cells) + f" | {rs} |")
+    return lines
+
+
 def chart(outdir, med):
     """IOPS relative to dm-linear, one cluster per workload."""
     shown = ["mirror", "raid1", "quorum", "fifo", "qemu"]
     dat = os.path.join(outdir, "bench.dat")
     with open(dat, "w") as f:
-        f.write("workload " + " ".join(shown) + "\n")
+        f.write("# workload " + " ".join(shown) + "\n")
         for wl in WORKLOADS:
             vals = [ratio(med, st, "linear", wl) or 0 for st in shown]
             f.write(wl + " " + " ".join(f"{v:.3f}" for v in vals) + "\n")
@@ -241,8 +256,8 @@ def chart(outdir, med):
         f"'{dat}' using {i + 2}:xtic(1) title '{labels[st]}'"
         for i, st in enumerate(shown))
     script = f"""
-set terminal svg size 900,420 dynamic font 'sans,11'
-set output '{os.path.join(outdir, 'bench.svg')}'
+set terminal pngcairo size 1000,500 font 'sans,10'
+set output '{os.path.join(outdir, 'bench.png')}'
 set title 'IOPS relative to dm-linear on one leg (same VM boot, median of repeats)'
 set style data histogram
 set style histogram cluster gap 1
@@ -250,7 +265,7 @@ set style fill solid 0.8 border -1
 set ylabel 'x dm-linear'
 set yrange [0:*]
 set grid ytics
-set key top right
+set key outside bottom center horizontal
 set xtics rotate by -20
 plot {plots}
 """
@@ -303,6 +318,8 @@ def main():
                       f"{'-' if rb is None else rb} |")
     with open(os.path.join(outdir, "report.md"), "w") as f:
         f.write("\n".join(md) + "\n")
+    with open(os.path.join(outdir, "readme-table.md"), "w") as f:
+        f.write("\n".join(readme_table(med)) + "\n")
     summary = {
         "env": e,
         "results": {f"{s}/{w}": v for (s, w), v in med.items()},
