@@ -62,12 +62,23 @@ deps:
 unit:
 	$(MAKE) -C tests/unit run
 
-# Both LTS kernels, or KVER=<version>; CASES="010 031" runs a subset.
+# Both LTS kernels, or KVER=<version>, or KERNEL=debug (the debug kernel,
+# built once by scripts/debug-kernel.sh); CASES="010 031" runs a subset.
 # The suite runs the unit tests too, so one closing line counts everything.
+# Under KASAN and lockdep in TCG the whole suite is slow: KERNEL=debug runs
+# DEBUG_CASES unless CASES says otherwise.
+DEBUG_CASES := 010 020 030 031 040 050 060 080 101 103 106 107 109 110
+
 check: deps
-	@kvers="$(or $(KVER),$$($(SRC)/scripts/kernels.sh lts))"; \
+	@if [ "$(KERNEL)" = debug ]; then \
+		kvers=$$($(SRC)/scripts/debug-kernel.sh) || exit 1; \
+		cases="$(or $(CASES),$(DEBUG_CASES))"; \
+	else \
+		kvers="$(or $(KVER),$$($(SRC)/scripts/kernels.sh lts))"; \
+		cases="$(CASES)"; \
+	fi; \
 	$(MAKE) --no-print-directory modules KVER= KVERS="$$kvers" && \
-	$(SRC)/tests/run-suite.sh $$(printf -- '--kver %s ' $$kvers) $(CASES)
+	$(SRC)/tests/run-suite.sh $$(printf -- '--kver %s ' $$kvers) $$cases
 
 lint: deps
 	$(SRC)/scripts/lint.sh

@@ -18,6 +18,8 @@ PACKAGES=(
 	# unit tests, lint, plots
 	libcmocka-dev clang libclang-rt-14-dev sparse cppcheck shellcheck python3 pyflakes3
 	gnuplot-nox blktrace
+	# the debug kernel (scripts/debug-kernel.sh)
+	flex bison bc libelf-dev libssl-dev
 )
 
 # Print the packages that are not fully installed.

@@ -242,7 +242,35 @@ unload_module() {
 		"$(elapsed "$start")" "$note"
 }
 
+# On a kernel with kmemleak (the debug kernel), after the module is gone:
+# scan, and any unreferenced object found fails the pseudo-case kmemleak.
+# Two scans, as the kernel's documentation advises: an object is reported
+# only once it has looked unreferenced for a whole scan.
+kmemleak_scan() {
+	local km=/sys/kernel/debug/kmemleak start=$EPOCHREALTIME
+	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+	[[ -e $km ]] || return 0
+	echo kmemleak >"$RESULTS/current"
+	echo scan >$km
+	sleep 6
+	echo scan >$km
+	cat $km >"$RESULTS/kmemleak.out"
+	if [[ -s "$RESULTS/kmemleak.out" ]]; then
+		record kmemleak FAIL "$(elapsed "$start")" \
+			"$(grep -c '^unreferenced object' "$RESULTS/kmemleak.out") leaks, see kmemleak.out"
+	else
+		record kmemleak PASS "$(elapsed "$start")"
+	fi
+}
+
 setup() {
+	# kmemleak reports what it found before the module was loaded too:
+	# forget that, the module is what is tested
+	if [[ -e /sys/kernel/debug/kmemleak ]] ||
+		{ mount -t debugfs none /sys/kernel/debug 2>/dev/null &&
+			[[ -e /sys/kernel/debug/kmemleak ]]; }; then
+		echo clear >/sys/kernel/debug/kmemleak
+	fi
 	modprobe dm-mod || { log "cannot load dm-mod"; return 1; }
 	# Fault targets and loop for the cases (the leg helpers load brd):
 	# without udev no static /dev/loop-control, so load loop up front.
@@ -274,6 +302,7 @@ main() {
 		run_case "$file" || return 1
 	done
 	[[ -z "$ko" ]] || unload_module "$(module_name "$ko")"
+	kmemleak_scan
 	: >"$RESULTS/current"
 	log "done"
 	return "$FAILED"

@@ -41,7 +41,7 @@ inputs_stamp() {
 	{
 		echo "kver $kver"
 		sha256sum "${BASH_SOURCE[0]}" "$INIT" "$BUSYBOX"
-		stat -c '%n %s %Y' "$@"
+		(($# == 0)) || stat -c '%n %s %Y' "$@"
 	} | sha256sum | cut -d' ' -f1
 }
 
