@@ -502,6 +502,15 @@ static void fifo_remap(struct quorum_io *io, unsigned int leg)
 	bio->bi_iter.bi_sector = io->sector;
 }
 
+/* @leg failed a fifo read: count it; the next leg to try is after it. */
+static void fifo_leg_failed(struct quorum_io *io, unsigned int leg,
+			    blk_status_t status)
+{
+	io->status[leg] = status;
+	quorum_leg_io_error(io, leg);
+	io->next_leg = leg + 1;
+}
+
 static void fifo_retry_work(struct work_struct *work)
 {
 	struct quorum_io *io = container_of(work, struct quorum_io, work);
@@ -520,13 +529,11 @@ int quorum_end_io_fifo(struct quorum_c *qc, struct bio *bio,
 	if (!io->remapped)
 		return DM_ENDIO_DONE;	/* completed by quorum_complete() */
 	if (*error) {
-		leg = io->next_leg;
-		io->status[leg] = *error;
-		quorum_leg_io_error(io, leg);
-		io->next_leg = leg + 1;
-		if (fifo_leg(io) < QUORUM_MAX_LEGS) {
+		fifo_leg_failed(io, io->next_leg, *error);
+		leg = fifo_leg(io);
+		if (leg < QUORUM_MAX_LEGS) {
 			/* resubmit from process context, and never recurse */
-			io->next_leg = fifo_leg(io);
+			io->next_leg = leg;
 			quorum_defer(io, fifo_retry_work);
 			return DM_ENDIO_INCOMPLETE;
 		}
@@ -553,9 +560,7 @@ static void fifo_endio(struct bio *clone)
 		quorum_complete(io, BLK_STS_OK);
 		return;
 	}
-	io->status[leg] = status;
-	quorum_leg_io_error(io, leg);
-	io->next_leg = leg + 1;
+	fifo_leg_failed(io, leg, status);
 	/* The next clone is allocated with GFP_NOIO: not here. */
 	quorum_defer_alloc(io, fifo_next_work);
 }
@@ -600,8 +605,10 @@ int quorum_map_io(struct quorum_c *qc, struct bio *bio)
 		io->sector = dm_target_offset(qc->ti, bio->bi_iter.bi_sector);
 
 	if (read && qc->read_pattern == QUORUM_READ_FIFO) {
-		if (!(bio->bi_opf & REQ_POLLED) && fifo_leg(io) < QUORUM_MAX_LEGS) {
-			fifo_remap(io, fifo_leg(io));
+		unsigned int leg = fifo_leg(io);
+
+		if (!(bio->bi_opf & REQ_POLLED) && leg < QUORUM_MAX_LEGS) {
+			fifo_remap(io, leg);
 			return DM_MAPIO_REMAPPED;
 		}
 		fifo_next(io);

@@ -145,13 +145,14 @@ void quorum_pages_put(struct quorum_pages *qp, struct page **pages,
 bool quorum_pages_get(struct quorum_pages *qp, struct page **pages,
 		      unsigned int n)
 {
-	unsigned int cached, fresh, i;
+	unsigned int cached, fresh, limit, i;
 	unsigned long flags;
 
 	spin_lock_irqsave(&qp->lock, flags);
+	limit = pages_limit(qp);
 	cached = min(n, qp->nr_free);
 	fresh = n - cached;
-	if (fresh > pages_limit(qp) - min(qp->nr_owned, pages_limit(qp))) {
+	if (qp->nr_owned + fresh > limit) {
 		spin_unlock_irqrestore(&qp->lock, flags);
 		return false;
 	}
