@@ -152,7 +152,7 @@ bool quorum_pages_get(struct quorum_pages *qp, struct page **pages,
 	limit = pages_limit(qp);
 	cached = min(n, qp->nr_free);
 	fresh = n - cached;
-	if (qp->nr_owned + fresh > limit) {
+	if (fresh && qp->nr_owned + fresh > limit) {
 		spin_unlock_irqrestore(&qp->lock, flags);
 		return false;
 	}
