@@ -31,11 +31,29 @@ static void leave_io(struct quorum_c *qc)
 		wake_up_all(&qc->quiesce_wq);
 }
 
-void quorum_complete(struct quorum_io *io, blk_status_t status)
+static void end_io(struct quorum_io *io)
 {
 	leave_io(io->qc);
-	io->bio->bi_status = status;
 	bio_endio(io->bio);
+}
+
+static void unlock_end_work(struct work_struct *work)
+{
+	struct quorum_io *io = container_of(work, struct quorum_io, work);
+
+	quorum_region_unlock(io);	/* may send held writes: allocates */
+	end_io(io);
+}
+
+void quorum_complete(struct quorum_io *io, blk_status_t status)
+{
+	io->bio->bi_status = status;
+	if (unlikely(io->range_locked)) {
+		io->range_locked = false;
+		quorum_defer_alloc(io, unlock_end_work);
+		return;
+	}
+	end_io(io);
 }
 
 /*
@@ -387,16 +405,25 @@ static void read_retry_work(struct work_struct *work)
 {
 	struct quorum_io *io = container_of(work, struct quorum_io, work);
 
-	io->retries++;
-	quorum_read_wait_writes(io);
+	/*
+	 * Under overlapping writes that never stop, every try could race
+	 * one: the last holds them off until it has been voted.
+	 */
+	if (++io->retries == QUORUM_READ_RETRIES) {
+		quorum_region_lock(io);
+		io->range_locked = true;
+	} else {
+		quorum_read_wait_writes(io);
+	}
 	quorum_read(io);
 }
 
 /*
  * Legs that disagree while a write to the range was in flight may just
  * hold it before and after that write (a 2-of-3 with one corrupt leg
- * would then have no majority): once those writes have ended, read again
- * instead of voting, reporting or rewriting on a moving target.
+ * would then have no majority, and two writes can leave three versions):
+ * once those writes have ended, read again instead of voting, reporting
+ * or rewriting on a moving target.
  */
 static bool read_again(struct quorum_io *io)
 {
@@ -645,7 +672,9 @@ int quorum_io_init(struct quorum_c *qc)
 	init_waitqueue_head(&qc->quiesce_wq);
 	spin_lock_init(&qc->rewrite_lock);
 	INIT_LIST_HEAD(&qc->rewrites);
+	INIT_LIST_HEAD(&qc->writes);
 	INIT_LIST_HEAD(&qc->held_writes);
+	INIT_WORK(&qc->release_work, quorum_release_work);
 	return 0;
 }
 

@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dm-quorum rewrite_corrupted: write the winning data of a voted read
- * back to the legs that were outvoted (QEMU's quorum_rewrite_bad_versions),
- * without ever putting older data over newer.
+ * dm-quorum write ordering, and rewrite_corrupted: write the winning data
+ * of a voted read back to the legs that were outvoted (QEMU's
+ * quorum_rewrite_bad_versions), without ever putting older data over
+ * newer.
+ *
+ * Overlapping writes are never in flight together: each leg may complete
+ * two concurrent writes in either order, and legs that applied them in
+ * different orders would disagree from then on (a healthy leg outvoted,
+ * or no quorum at all).  A write that overlaps one in flight (or one held
+ * before it) is held and sent when that one ends.
  *
  * A read votes on what the legs held when it read them.  If a write to
  * the same range started since, or was in flight then, the winner may
@@ -61,45 +68,104 @@ static void count_write(const struct quorum_io *io, u32 *table)
 		table[slot_of(r)]++;
 }
 
-static bool held_by_rewrite(struct quorum_c *qc, struct quorum_io *io)
+static bool overlaps_one_of(struct list_head *list, struct quorum_io *io,
+			    struct quorum_io *stop)
 {
-	struct quorum_io *r;
+	struct quorum_io *w;
 
-	list_for_each_entry(r, &qc->rewrites, node)
-		if (overlap(r, io))
+	list_for_each_entry(w, list, node) {
+		if (w == stop)
+			break;
+		if (overlap(w, io))
 			return true;
+	}
 	return false;
 }
 
 /*
+ * Must @io wait: does it overlap a rewrite or locked range, a write in
+ * flight, or a write held before it (@io itself, or NULL: any)?  Under
+ * rewrite_lock.
+ */
+static bool write_blocked(struct quorum_c *qc, struct quorum_io *io,
+			  struct quorum_io *held)
+{
+	return overlaps_one_of(&qc->rewrites, io, NULL) ||
+	       overlaps_one_of(&qc->writes, io, NULL) ||
+	       overlaps_one_of(&qc->held_writes, io, held);
+}
+
+static void start_write(struct quorum_c *qc, struct quorum_io *io)
+{
+	list_add_tail(&io->node, &qc->writes);
+	count_write(io, qc->writes_started);
+}
+
+/*
  * A write with data is about to go to the legs.  Returns false if it
- * must wait for an overlapping rewrite: it is then sent when that ends.
+ * must wait: it is then sent when what it waits for ends.  Any context.
  */
 bool quorum_write_begin(struct quorum_io *io)
 {
 	struct quorum_c *qc = io->qc;
 	unsigned long flags;
+	bool blocked;
 
 	spin_lock_irqsave(&qc->rewrite_lock, flags);
-	if (held_by_rewrite(qc, io)) {
+	blocked = write_blocked(qc, io, NULL);
+	if (blocked)
 		list_add_tail(&io->node, &qc->held_writes);
-		spin_unlock_irqrestore(&qc->rewrite_lock, flags);
-		return false;
-	}
-	count_write(io, qc->writes_started);
+	else
+		start_write(qc, io);
 	spin_unlock_irqrestore(&qc->rewrite_lock, flags);
-	return true;
+	return !blocked;
 }
 
-/* A write that quorum_write_begin() let go has completed on every leg. */
+/*
+ * A write that quorum_write_begin() let go has completed on every leg.
+ * Any context: the writes it held are sent from the allocating queue.
+ */
 void quorum_write_end(struct quorum_io *io)
 {
 	struct quorum_c *qc = io->qc;
 	unsigned long flags;
+	bool held;
 
 	spin_lock_irqsave(&qc->rewrite_lock, flags);
+	list_del(&io->node);
 	count_write(io, qc->writes_done);
+	held = !list_empty(&qc->held_writes);
 	spin_unlock_irqrestore(&qc->rewrite_lock, flags);
+	if (held)
+		queue_work(qc->alloc_wq, &qc->release_work);
+}
+
+/* Send, oldest first, the held writes nothing holds any more. */
+static void send_held_writes(struct quorum_c *qc)
+{
+	struct quorum_io *w, *next;
+
+	do {
+		next = NULL;
+		spin_lock_irq(&qc->rewrite_lock);
+		list_for_each_entry(w, &qc->held_writes, node) {
+			if (!write_blocked(qc, w, w)) {
+				next = w;
+				list_del(&w->node);
+				start_write(qc, w);
+				break;
+			}
+		}
+		spin_unlock_irq(&qc->rewrite_lock);
+		/* allocates: one at a time, each sent before the next */
+		if (next)
+			quorum_write_submit(next);
+	} while (next);
+}
+
+void quorum_release_work(struct work_struct *work)
+{
+	send_held_writes(container_of(work, struct quorum_c, release_work));
 }
 
 /* Sum of the writes started over @io's regions; all finished? */
@@ -130,25 +196,15 @@ void quorum_read_snapshot(struct quorum_io *io)
 	spin_unlock_irqrestore(&qc->rewrite_lock, flags);
 }
 
-/* @io no longer holds writes: send those no other rewrite holds. */
+/* @io no longer holds writes: send those nothing else holds. */
 static void release_held_writes(struct quorum_io *io)
 {
 	struct quorum_c *qc = io->qc;
-	struct quorum_io *w, *tmp;
-	LIST_HEAD(released);
 
 	spin_lock_irq(&qc->rewrite_lock);
 	list_del(&io->node);
-	list_for_each_entry_safe(w, tmp, &qc->held_writes, node)
-		if (!held_by_rewrite(qc, w))
-			list_move_tail(&w->node, &released);
 	spin_unlock_irq(&qc->rewrite_lock);
-
-	list_for_each_entry_safe(w, tmp, &released, node) {
-		list_del(&w->node);
-		if (quorum_write_begin(w))
-			quorum_write_submit(w);
-	}
+	send_held_writes(qc);
 }
 
 /*
@@ -210,14 +266,20 @@ bool quorum_rewrite(struct quorum_io *io, unsigned long legs)
 	legs &= quorum_writable_legs(qc);	/* a leg may have died since */
 	if (!legs)
 		return false;
-	spin_lock_irq(&qc->rewrite_lock);
-	/* as quorum_read_raced(), and the lock held on to list the rewrite */
-	if (!io->writes_idle || write_count(qc, io, &idle) != io->writes_seen) {
+	if (io->range_locked) {
+		/* no write has run since it read: rewrite_done() unlocks */
+		io->range_locked = false;
+	} else {
+		spin_lock_irq(&qc->rewrite_lock);
+		/* as quorum_read_raced(), and the lock held to list the rewrite */
+		if (!io->writes_idle ||
+		    write_count(qc, io, &idle) != io->writes_seen) {
+			spin_unlock_irq(&qc->rewrite_lock);
+			return false;
+		}
+		list_add_tail(&io->node, &qc->rewrites);
 		spin_unlock_irq(&qc->rewrite_lock);
-		return false;
 	}
-	list_add_tail(&io->node, &qc->rewrites);
-	spin_unlock_irq(&qc->rewrite_lock);
 
 	/* One at a time: each is submitted before the next is allocated. */
 	atomic_set(&io->pending, hweight_long(legs) + 1);

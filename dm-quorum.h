@@ -64,11 +64,12 @@ struct quorum_io {
 	unsigned long agree;		/* ... legs equal to the first that read */
 	blk_status_t status[QUORUM_MAX_LEGS];
 	struct bio *leg_bio[QUORUM_MAX_LEGS];	/* quorum reads, until voted */
-	struct list_head node;		/* in rewrites or held_writes */
+	struct list_head node;		/* in rewrites, writes or held_writes */
 	unsigned long rewrite_legs;	/* outvoted legs to rewrite */
 	u32 writes_seen;		/* quorum reads: writes to the range */
 	bool writes_idle;		/* ... and none was in flight */
 	unsigned int retries;		/* reads that raced a write */
+	bool range_locked;		/* ... the last time: writes held off */
 	struct work_struct work;
 };
 
@@ -173,6 +174,7 @@ struct quorum_c {
 	struct workqueue_struct *wq;		/* completions, events */
 	struct workqueue_struct *alloc_wq;	/* work that allocates */
 	struct work_struct event_work;
+	struct work_struct release_work;	/* sends held writes */
 
 	/* uevents: one rate limit per leg for REPORT_BAD, one for FAILURE */
 	struct quorum_event_slot event_slots[QUORUM_MAX_LEGS + 1];
@@ -180,10 +182,11 @@ struct quorum_c {
 	struct quorum_state_queue state_events;
 	bool suspended;			/* hold uevents until resume */
 
-	/* rewrite_corrupted: ordering rewrites after writes (-rewrite.c) */
-	spinlock_t rewrite_lock;	/* the four below */
-	struct list_head rewrites;	/* reads rewriting legs */
-	struct list_head held_writes;	/* writes waiting for a rewrite */
+	/* the order of writes, rewrites and the engine (-rewrite.c) */
+	spinlock_t rewrite_lock;	/* the five below */
+	struct list_head rewrites;	/* reads rewriting legs, locked ranges */
+	struct list_head writes;	/* writes sent to the legs */
+	struct list_head held_writes;	/* writes waiting for one of those */
 	u32 writes_started[QUORUM_SEQ_SLOTS];
 	u32 writes_done[QUORUM_SEQ_SLOTS];
 
@@ -270,6 +273,7 @@ blk_status_t quorum_read_vote(struct quorum_io *io, unsigned long ok,
 /* dm-quorum-rewrite.c */
 bool quorum_write_begin(struct quorum_io *io);
 void quorum_write_end(struct quorum_io *io);
+void quorum_release_work(struct work_struct *work);
 void quorum_read_snapshot(struct quorum_io *io);
 bool quorum_read_raced(struct quorum_io *io);
 void quorum_read_wait_writes(struct quorum_io *io);
