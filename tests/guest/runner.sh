@@ -6,7 +6,8 @@
 # Runs inside the test VM (see tests/vm/boot.sh). Loads dm-mod and the
 # module under test (skipped if the module arg is empty), then runs each
 # case with bash under `timeout`, in a fresh cwd under /tmp, with
-# RESULTS_DIR exported. Per case it writes to <results>:
+# RESULTS_DIR and QUORUM_KO (the module file) exported. Per case it writes
+# to <results>:
 #   current          name of the case running now (the host names it on a hang)
 #   <case>.out       stdout+stderr of the case
 #   <case>.dmesg     kernel log of the case (cleared between cases)
@@ -294,6 +295,8 @@ main() {
 	RESULTS=${2:?results dir}
 	shift 2
 	export RESULTS_DIR=$RESULTS
+	# cases that unload and load the module again (133)
+	export QUORUM_KO=$ko
 	setup || return 1
 	if [[ -n "$ko" ]]; then
 		load_module "$ko" || return 1

@@ -3,7 +3,8 @@
 #
 # Helpers shared by the test cases (tests/cases/NNN-name). A case is a bash
 # script, run as root inside the test VM by tests/guest/runner.sh
-# (`bash <case>`, cwd a scratch dir, $RESULTS_DIR the results dir). Header:
+# (`bash <case>`, cwd a scratch dir, $RESULTS_DIR the results dir,
+# $QUORUM_KO the module file). Header:
 #   #!/bin/bash
 #   # DESCRIPTION: <one line>
 #   # SPDX-License-Identifier: GPL-2.0

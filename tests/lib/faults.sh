@@ -1,0 +1,267 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# The fault matrix (cases 120-126). One case per fault kind; each runs the
+# kind in every cell of
+#   shape     2-of-3 and 3-of-5
+#   bad legs  1, N-threshold (the most a quorum survives), N-threshold+1
+#             (no quorum); 2-of-3 has N-threshold = 1, so it has two levels
+#   pattern   read_pattern quorum and fifo
+# that is 10 cells. In each cell fio writes and verifies (crc32c, 4 jobs,
+# verify_fatal) through a fresh quorum device; once it has started writing,
+# the fault goes onto the bad legs at once (all suspended, reloaded,
+# resumed, so no write can succeed on some of them and not on others), and
+# stays until fio is done. fio's outcome must be the expected one (below).
+# Then the fault goes, the legs are brought back (reinstate what is dead,
+# a repair vote over the rest), every leg must be identical and a second
+# fio pass must verify.
+#
+# Expected outcome: "clean" (no I/O error, no verify error), "eio" (an I/O
+# error, no verify error), or "wrong" (a verify error: only silently
+# dropped writes on a majority, which no vote can tell from good data).
+#
+# Bad legs: for faults that raise errors, the first ones (so fifo reads
+# fail over); for silent faults (corrupt, drop), the last ones, since fifo
+# reads trust the first leg by design (QEMU's fifo) and never see them.
+
+# shellcheck disable=SC2034 # FM_* settings are read by the cases
+
+FM_LEG_MB=8
+FM_JOBS=4
+FM_JOB_KB=1024
+FM_CELLS=0
+FM_FAULTS=0
+FM_SEED=1
+
+# fm_bad_legs <kind> <n legs> <n bad>: indexes of the legs to fault
+fm_bad_legs() {
+	local kind=$1 n=$2 k=$3 i
+	case $kind in
+	corrupt|drop) for ((i = n - k; i < n; i++)); do echo -n "$i "; done ;;
+	*) for ((i = 0; i < k; i++)); do echo -n "$i "; done ;;
+	esac
+}
+
+# fm_fault_table <kind> <leg>: the leg's table while it is faulty
+fm_fault_table() {
+	local kind=$1 i=$2 len=$LEG_SECTORS dev=${RAM[$2]}
+	case $kind in
+	read)	echo "0 $len delay /dev/mapper/qerr$i 0 0 $dev 0 0" ;;
+	write)	echo "0 $len flakey $dev 0 0 3600 1 error_writes" ;;
+	# data goes through, flushes (dm-delay's third device) fail; not on
+	# an error target, which has no cache: the block layer would complete
+	# the flush before it got there
+	flush)	echo "0 $len delay $dev 0 0 $dev 0 0 /dev/mapper/qferr$i 0 0" ;;
+	# a different byte per leg, so corrupt legs never agree
+	corrupt) echo "0 $len flakey $dev 0 0 3600 5 corrupt_bio_byte 1 r $((i + 1)) 0" ;;
+	drop)	echo "0 $len flakey $dev 0 0 3600 1 drop_writes" ;;
+	slow)	echo "0 $len delay $dev 0 1000" ;;
+	gone)	echo "0 $len error" ;;
+	*)	return 1 ;;
+	esac
+}
+
+# fm_expect <kind> <pattern> <quorum holds: 1|0>
+fm_expect() {
+	local kind=$1 pattern=$2 holds=$3
+	((holds)) && { echo clean; return; }
+	case $kind/$pattern in
+	write/*|flush/*|gone/*|read/quorum|corrupt/quorum) echo eio ;;
+	drop/quorum) echo wrong ;;
+	*) echo clean ;;	# fifo reads one good leg; slow legs only slow
+	esac
+}
+
+# fm_faults_on <kind> <legs...>: every bad leg suspended, then loaded with
+# its fault, then all resumed
+fm_faults_on() {
+	local kind=$1 i
+	shift
+	for i; do
+		dmsetup info "qerr$i" >/dev/null 2>&1 ||
+			dmsetup create "qerr$i" --table "0 $LEG_SECTORS error" ||
+			fail "cannot create qerr$i"
+		[[ $kind != flush ]] ||
+			dmsetup create "qferr$i" --table \
+				"0 $LEG_SECTORS flakey ${RAM[i]} 0 0 3600 1 error_writes" ||
+			fail "cannot create qferr$i"
+	done
+	for i; do
+		dmsetup suspend "qleg$i" || fail "suspend qleg$i"
+	done
+	for i; do
+		dmsetup load "qleg$i" --table "$(fm_fault_table "$kind" "$i")" ||
+			fail "load the $kind fault on qleg$i"
+	done
+	for i; do
+		dmsetup resume "qleg$i" || fail "resume qleg$i"
+	done
+}
+
+# fm_wait_writes <dm name>: wait until the device has written something
+fm_wait_writes() {
+	local kname stat i
+	kname=$(dm_kname "$1") || return 1
+	for ((i = 0; i < 600; i++)); do
+		read -ra stat <"/sys/block/$kname/stat"
+		((stat[6] > 0)) && return 0
+		sleep 0.05
+	done
+	echo "fm_wait_writes: $1 wrote nothing in 30 s" >&2
+	return 1
+}
+
+# fm_fio <out> <kb per job> [fio options...]: the verify workload, 4 jobs
+# on their own areas; its exit status
+fm_fio() {
+	local out=$1 kb=$2
+	shift 2
+	FM_SEED=$((FM_SEED + 1))
+	fio --name=fm --filename=/dev/mapper/q --direct=1 --ioengine=libaio \
+		--iodepth=8 --numjobs=$FM_JOBS --size="${kb}k" \
+		--offset_increment="${kb}k" --rw=randwrite --bsrange=4k-64k \
+		--verify=crc32c --verify_fatal=1 --do_verify=1 \
+		--randseed=$((FM_SEED * 7919)) "$@" >"$out" 2>&1
+}
+
+# fm_outcome <fio output>: clean, eio, wrong, or what else fio said
+fm_outcome() {
+	local errs
+	if grep -qE 'verify failed|bad magic|bad header|err= *84\b' "$1"; then
+		echo wrong
+		return
+	fi
+	errs=$(grep -oE 'err= *[0-9]+' "$1" | tr -d ' ' | sort -u | tr '\n' ' ')
+	case $errs in
+	"err=0 ") echo clean ;;
+	*err=5*) echo eio ;;
+	*) echo "unexpected (${errs:-no result})" ;;
+	esac
+}
+
+# fm_counted <kind> <pattern> <leg>: 0 if the leg's fault shows in its
+# counters, as it must when the quorum held
+fm_counted() {
+	local kind=$1 pattern=$2 i=$3
+	case $kind/$pattern in
+	read/*|write/*|flush/*|gone/*)
+		(($(leg_stat q "$i" io_errors) > 0)) ;;
+	corrupt/quorum|drop/quorum)
+		(($(leg_stat q "$i" mismatches) > 0)) ;;
+	*) return 0 ;;	# slow, and silent faults fifo never reads
+	esac
+}
+
+# fm_recover <kind> <quorum held: 1|0> <legs...>: take the fault away and
+# bring the legs back
+fm_recover() {
+	local kind=$1 holds=$2 i h failures
+	shift 2
+	if [[ $kind == corrupt || $kind == drop ]]; then
+		# what fifo reads cannot see, a scrub does: outvoted legs, or
+		# no quorum where the bad legs are the most
+		failures=$(quorum_failures q)
+		quorum_msg q check && wait_sync_idle q || fail "check"
+		(($(sync_mismatches q) > 0 || $(quorum_failures q) > failures)) ||
+			fail "check found nothing wrong with $kind legs $*"
+	fi
+	for i; do
+		leg_linear "$i"
+		dmsetup remove "qferr$i" 2>/dev/null
+	done
+	# Writes that failed for want of a quorum may have landed on some
+	# legs: those blocks differ, reads of them fail, and a resync from
+	# legs that differ cannot finish. The application writes again what
+	# it was told failed (here: the area fio used).
+	if ((!holds)) && [[ $kind == write || $kind == gone ]]; then
+		write_pattern /dev/mapper/q 0 $((FM_JOBS * FM_JOB_KB << 10)) 0x00 ||
+			fail "write the failed area again"
+	fi
+	h=$(health q)
+	for ((i = 0; i < ${#h}; i++)); do
+		[[ ${h:i:1} == D ]] || continue
+		quorum_msg q reinstate "$i" || fail "reinstate $i"
+		wait_sync_idle q || fail "resync of leg $i"
+	done
+	quorum_msg q repair && wait_sync_idle q || fail "repair"
+	[[ $(health q) =~ ^A+$ ]] || fail "health after recovery: $(health q)"
+}
+
+# fm_cell <kind> <threshold> <n legs> <n bad> <pattern>
+fm_cell() {
+	local kind=$1 t=$2 n=$3 k=$4 pattern=$5 holds=0 want got i start
+	local -a bad opts=()
+	local out=/tmp/fm-$kind-$t-$n-$k-$pattern.out kb=$FM_JOB_KB
+	read -ra bad <<<"$(fm_bad_legs "$kind" "$n" "$k")"
+	((k <= n - t)) && holds=1
+	want=$(fm_expect "$kind" "$pattern" $holds)
+	[[ $pattern == fifo ]] && opts=(read_pattern fifo)
+	[[ $kind == slow ]] && kb=128	# every I/O takes a second
+	start=$EPOCHREALTIME
+
+	quorum_create q "$t" "$n" "${opts[@]}" >/dev/null || fail "create $t-of-$n"
+	# fio's verify passes a block another fio run wrote there (its header
+	# and checksum are right), so a dropped write could go unseen: zero
+	write_pattern /dev/mapper/q 0 $((FM_JOBS * kb << 10)) 0x00 || fail "zero"
+	local -a fio_opts=("--rate=,${kb}k")	# writes last a second
+	[[ $kind == flush ]] && fio_opts+=(--fsync=4)
+	fm_fio "$out" "$kb" "${fio_opts[@]}" &
+	local fio=$!
+	fm_wait_writes q || fail "fio did not start"
+	fm_faults_on "$kind" "${bad[@]}"
+	wait $fio
+	got=$(fm_outcome "$out")
+	if [[ $got != "$want" ]]; then
+		cat "$out"
+		dmsetup status q
+		fail "$kind on legs ${bad[*]} of $t-of-$n, $pattern: fio saw $got, want $want"
+	fi
+	if ((holds)); then
+		for i in "${bad[@]}"; do
+			fm_counted "$kind" "$pattern" "$i" ||
+				fail "$kind on leg $i not counted: $(dmsetup status q)"
+		done
+	fi
+	echo "  $kind ${t}-of-$n bad=${bad[*]} $pattern: $got; $(dmsetup status q | cut -d' ' -f4-)"
+
+	fm_recover "$kind" $holds "${bad[@]}"
+	legs_identical $((FM_LEG_MB << 20)) $(seq 0 $((n - 1))) ||
+		fail "legs differ after recovery"
+	fm_fio "$out" $((kb / 2)) || { cat "$out"; fail "fio after recovery"; }
+	[[ $(fm_outcome "$out") == clean ]] || { cat "$out"; fail "fio after recovery"; }
+	quorum_remove q || fail "remove"
+	FM_CELLS=$((FM_CELLS + 1))
+	FM_FAULTS=$((FM_FAULTS + k))
+	echo "    ($(elapsed_since "$start") s)"
+}
+
+elapsed_since() {
+	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
+}
+
+# fm_shape <kind> <threshold> <n legs>: the cells of one shape
+fm_shape() {
+	local kind=$1 t=$2 n=$3 k pattern
+	if [[ $kind == flush ]]; then
+		legs_create_loop "$n" $FM_LEG_MB	# brd has no cache to flush
+	else
+		legs_create "$n" $FM_LEG_MB
+	fi
+	for pattern in quorum fifo; do
+		for k in $(printf '%s\n' 1 $((n - t)) $((n - t + 1)) | sort -un); do
+			fm_cell "$kind" "$t" "$n" "$k" "$pattern"
+		done
+	done
+}
+
+# fm_run <kind>: the matrix for one fault kind. Both shapes on 6.1 (and
+# the debug kernel built from it); the 2-of-3 shape only on later
+# kernels, which keeps make check's time in bounds: the shapes differ in
+# dm-quorum's counting, which is the same code on every kernel.
+fm_run() {
+	cd /tmp || fail "cd"
+	fm_shape "$1" 2 3
+	[[ $(uname -r) != 6.1.* ]] || fm_shape "$1" 3 5
+	echo "$1: $FM_CELLS cells, $FM_FAULTS legs faulted"
+	pass
+}
