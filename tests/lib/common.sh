@@ -262,6 +262,30 @@ corrupt_leg() {
 		fail "corrupt_leg $*: write failed"
 }
 
+# duration <command...>: run it; print the seconds it took, to 0.01 s
+duration() {
+	local start=$EPOCHREALTIME
+	"$@" >/dev/null || return
+	awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f\n", b - a }'
+}
+
+# fio_outcome <fio output>: clean (no error), eio (an I/O error, no wrong
+# data), enomem, wrong (a verify error), or what else fio said
+fio_outcome() {
+	local errs
+	if grep -qE 'verify failed|bad magic|bad header|err= *84\b' "$1"; then
+		echo wrong
+		return
+	fi
+	errs=$(grep -oE 'err= *[0-9]+' "$1" | tr -d ' ' | sort -u | tr '\n' ' ')
+	case $errs in
+	"err=0 ") echo clean ;;
+	*err=5\ *) echo eio ;;
+	*err=12\ *) echo enomem ;;
+	*) echo "unexpected (${errs:-no result})" ;;
+	esac
+}
+
 ## Kernel log ##############################################################
 
 # klog_grep <regex>: search this case's kernel log (the runner clears the
@@ -370,6 +394,22 @@ wait_sync_idle() {
 	return 1
 }
 
+# reinstate_dead <dev>: reinstate every D leg, one resync at a time
+reinstate_dead() {
+	local h i
+	h=$(health "$1") || return 1
+	for ((i = 0; i < ${#h}; i++)); do
+		[[ ${h:i:1} == D ]] || continue
+		quorum_msg "$1" reinstate "$i" && wait_sync_idle "$1" ||
+			{ echo "reinstate_dead: leg $i" >&2; return 1; }
+	done
+}
+
+# open_count <dm name>: how many openers the device has
+open_count() {
+	dmsetup info -c --noheadings -o open "$1" | tr -d ' '
+}
+
 # leg_sum <i> <bytes>: sha256 of the first <bytes> of leg i's own device
 # (RAM[i]), read with O_DIRECT past any page cache.
 leg_sum() {
@@ -397,15 +437,20 @@ legs_identical() {
 
 ## More leg faults ##########################################################
 
-# leg_read_error <i>: reads of leg i fail, writes still land (dm-delay with
-# the reads sent to an error device).
-leg_read_error() {
+# _leg_table_read_error <i>: the table of leg i with failing reads
+# (dm-delay with the reads sent to the error device qerr<i>, made once)
+_leg_table_read_error() {
 	local i=$1
-	require_module dm-delay
 	dmsetup info "qerr$i" >/dev/null 2>&1 ||
 		dmsetup create "qerr$i" --table "0 $LEG_SECTORS error" ||
 		fail "cannot create qerr$i"
-	_leg_reload "$i" "0 $LEG_SECTORS delay /dev/mapper/qerr$i 0 0 ${RAM[i]} 0 0"
+	echo "0 $LEG_SECTORS delay /dev/mapper/qerr$i 0 0 ${RAM[i]} 0 0"
+}
+
+# leg_read_error <i>: reads of leg i fail, writes still land.
+leg_read_error() {
+	require_module dm-delay
+	_leg_reload "$1" "$(_leg_table_read_error "$1")"
 }
 
 # leg_write_error <i>: writes and flushes to leg i fail, reads still work.

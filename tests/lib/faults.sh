@@ -46,7 +46,7 @@ fm_bad_legs() {
 fm_fault_table() {
 	local kind=$1 i=$2 len=$LEG_SECTORS dev=${RAM[$2]}
 	case $kind in
-	read)	echo "0 $len delay /dev/mapper/qerr$i 0 0 $dev 0 0" ;;
+	read)	_leg_table_read_error "$i" ;;
 	write)	echo "0 $len flakey $dev 0 0 3600 1 error_writes" ;;
 	# data goes through, flushes (dm-delay's third device) fail; not on
 	# an error target, which has no cache: the block layer would complete
@@ -75,12 +75,9 @@ fm_expect() {
 # fm_faults_on <kind> <legs...>: every bad leg suspended, then loaded with
 # its fault, then all resumed
 fm_faults_on() {
-	local kind=$1 i
+	local kind=$1 i table
 	shift
 	for i; do
-		dmsetup info "qerr$i" >/dev/null 2>&1 ||
-			dmsetup create "qerr$i" --table "0 $LEG_SECTORS error" ||
-			fail "cannot create qerr$i"
 		[[ $kind != flush ]] ||
 			dmsetup create "qferr$i" --table \
 				"0 $LEG_SECTORS flakey ${RAM[i]} 0 0 3600 1 error_writes" ||
@@ -90,7 +87,8 @@ fm_faults_on() {
 		dmsetup suspend "qleg$i" || fail "suspend qleg$i"
 	done
 	for i; do
-		dmsetup load "qleg$i" --table "$(fm_fault_table "$kind" "$i")" ||
+		table=$(fm_fault_table "$kind" "$i") &&
+			dmsetup load "qleg$i" --table "$table" ||
 			fail "load the $kind fault on qleg$i"
 	done
 	for i; do
@@ -124,21 +122,6 @@ fm_fio() {
 		--randseed=$((FM_SEED * 7919)) "$@" >"$out" 2>&1
 }
 
-# fm_outcome <fio output>: clean, eio, wrong, or what else fio said
-fm_outcome() {
-	local errs
-	if grep -qE 'verify failed|bad magic|bad header|err= *84\b' "$1"; then
-		echo wrong
-		return
-	fi
-	errs=$(grep -oE 'err= *[0-9]+' "$1" | tr -d ' ' | sort -u | tr '\n' ' ')
-	case $errs in
-	"err=0 ") echo clean ;;
-	*err=5*) echo eio ;;
-	*) echo "unexpected (${errs:-no result})" ;;
-	esac
-}
-
 # fm_counted <kind> <pattern> <leg>: 0 if the leg's fault shows in its
 # counters, as it must when the quorum held
 fm_counted() {
@@ -155,7 +138,7 @@ fm_counted() {
 # fm_recover <kind> <quorum held: 1|0> <legs...>: take the fault away and
 # bring the legs back
 fm_recover() {
-	local kind=$1 holds=$2 i h failures
+	local kind=$1 holds=$2 i failures
 	shift 2
 	if [[ $kind == corrupt || $kind == drop ]]; then
 		# what fifo reads cannot see, a scrub does: outvoted legs, or
@@ -177,12 +160,7 @@ fm_recover() {
 		write_pattern /dev/mapper/q 0 $((FM_JOBS * FM_JOB_KB << 10)) 0x00 ||
 			fail "write the failed area again"
 	fi
-	h=$(health q)
-	for ((i = 0; i < ${#h}; i++)); do
-		[[ ${h:i:1} == D ]] || continue
-		quorum_msg q reinstate "$i" || fail "reinstate $i"
-		wait_sync_idle q || fail "resync of leg $i"
-	done
+	reinstate_dead q || fail "reinstate the dead legs"
 	quorum_msg q repair && wait_sync_idle q || fail "repair"
 	[[ $(health q) =~ ^A+$ ]] || fail "health after recovery: $(health q)"
 }
@@ -210,7 +188,7 @@ fm_cell() {
 	fm_wait_writes q || fail "fio did not start"
 	fm_faults_on "$kind" "${bad[@]}"
 	wait $fio
-	got=$(fm_outcome "$out")
+	got=$(fio_outcome "$out")
 	if [[ $got != "$want" ]]; then
 		cat "$out"
 		dmsetup status q
@@ -228,15 +206,11 @@ fm_cell() {
 	legs_identical $((FM_LEG_MB << 20)) $(seq 0 $((n - 1))) ||
 		fail "legs differ after recovery"
 	fm_fio "$out" $((kb / 2)) || { cat "$out"; fail "fio after recovery"; }
-	[[ $(fm_outcome "$out") == clean ]] || { cat "$out"; fail "fio after recovery"; }
+	[[ $(fio_outcome "$out") == clean ]] || { cat "$out"; fail "fio after recovery"; }
 	quorum_remove q || fail "remove"
 	FM_CELLS=$((FM_CELLS + 1))
 	FM_FAULTS=$((FM_FAULTS + k))
-	echo "    ($(elapsed_since "$start") s)"
-}
-
-elapsed_since() {
-	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
+	awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "    (%.1f s)\n", b - a }'
 }
 
 # fm_shape <kind> <threshold> <n legs>: the cells of one shape
