@@ -271,6 +271,8 @@ static void quorum_free(struct quorum_c *qc)
 	quorum_events_suspend(qc);
 	quorum_sync_exit(qc);
 	cancel_work_sync(&qc->event_work);
+	if (qc->hop_wq)
+		destroy_workqueue(qc->hop_wq);
 	if (qc->alloc_wq)
 		destroy_workqueue(qc->alloc_wq);
 	if (qc->wq)
@@ -377,7 +379,9 @@ static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	qc->wq = alloc_workqueue("kquorumd", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
 	qc->alloc_wq = alloc_workqueue("kquorumd_alloc", WQ_MEM_RECLAIM, 0);
-	if (!qc->wq || !qc->alloc_wq) {
+	qc->hop_wq = alloc_workqueue("kquorumd_hop",
+				     WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
+	if (!qc->wq || !qc->alloc_wq || !qc->hop_wq) {
 		ti->error = "Cannot allocate workqueue";
 		r = -ENOMEM;
 		goto bad;

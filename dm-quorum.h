@@ -32,6 +32,8 @@
  * max_sectors, are not split at all.
  */
 #define QUORUM_READ_MAX_SECTORS	256
+/* Bios from this size up may send a leg from another CPU (quorum_hop). */
+#define QUORUM_HOP_BYTES	(64 << 10)
 #define QUORUM_READ_MAX_PAGES	(QUORUM_READ_MAX_SECTORS >> (PAGE_SHIFT - SECTOR_SHIFT))
 
 /*
@@ -70,7 +72,10 @@ struct quorum_io {
 	bool writes_idle;		/* ... and none was in flight */
 	unsigned int retries;		/* reads that raced a write */
 	bool range_locked;		/* ... the last time: writes held off */
+	bool hopped;			/* a leg was sent from another CPU */
 	struct work_struct work;
+	struct work_struct hop_work;	/* sends hop_bio from another CPU */
+	struct bio *hop_bio;
 };
 
 enum quorum_sync_action {
@@ -173,6 +178,7 @@ struct quorum_c {
 
 	struct workqueue_struct *wq;		/* completions, events */
 	struct workqueue_struct *alloc_wq;	/* work that allocates */
+	struct workqueue_struct *hop_wq;	/* large leg bios, other CPUs */
 	struct work_struct event_work;
 	struct work_struct release_work;	/* sends held writes */
 
