@@ -269,6 +269,7 @@ static void alloc_leg_bios(struct quorum_io *io, bool read_buffers)
 static bool hop_worth_it(struct quorum_io *io, struct bio *bio)
 {
 	return io->iter.bi_size >= QUORUM_HOP_BYTES &&
+	       hweight_long(io->issued) > 1 &&
 	       !queue_is_mq(bdev_get_queue(bio->bi_bdev)) &&
 	       num_online_cpus() > 1;
 }
@@ -299,7 +300,6 @@ static void hop_submit_work(struct work_struct *work)
 static void submit_leg_bios(struct quorum_io *io, bio_end_io_t *endio,
 			    void (*done)(struct quorum_io *io))
 {
-	unsigned int last = __fls(io->issued);
 	unsigned int leg;
 
 	atomic_set(&io->pending, hweight_long(io->issued) + 1);
@@ -307,8 +307,7 @@ static void submit_leg_bios(struct quorum_io *io, bio_end_io_t *endio,
 		struct bio *bio = io->leg_bio[leg];
 
 		bio->bi_end_io = endio;
-		if (leg == last && leg != __ffs(io->issued) &&
-		    hop_worth_it(io, bio)) {
+		if (leg == __fls(io->issued) && hop_worth_it(io, bio)) {
 			io->hopped = true;
 			io->hop_bio = bio;
 			quorum_hop(io, &io->hop_work, hop_submit_work);
