@@ -46,7 +46,6 @@ int quorum_check_new_leg(struct quorum_c *qc, struct dm_dev *dev,
 			 unsigned int skip, char **why)
 {
 	struct mapped_device *md = dm_table_get_md(qc->ti->table);
-	unsigned int j;
 
 	if (bdev_nr_sectors(dev->bdev) < qc->ti->len) {
 		*why = "Leg device is smaller than the target";
@@ -61,13 +60,10 @@ int quorum_check_new_leg(struct quorum_c *qc, struct dm_dev *dev,
 		*why = "The device is a leg of another quorum table";
 		return -EINVAL;
 	}
-	for (j = 0; j < qc->nr_legs; j++) {
-		if (j != skip && qc->legs[j].dev &&
-		    qc->legs[j].dev->bdev->bd_dev == dev->bdev->bd_dev) {
-			*why = qc->resumed ? "The device is a leg already" :
-					     "The same device is given as two legs";
-			return -EINVAL;
-		}
+	if (quorum_leg_index(qc, dev->bdev->bd_dev, skip) >= 0) {
+		*why = qc->resumed ? "The device is a leg already" :
+				     "The same device is given as two legs";
+		return -EINVAL;
 	}
 	/* a live device cannot take larger blocks than it advertises */
 	if (qc->resumed && bdev_logical_block_size(dev->bdev) >

@@ -119,19 +119,16 @@ static struct quorum_c *predecessor(struct quorum_c *qc)
 	return NULL;
 }
 
-static int leg_index(struct quorum_c *qc, dev_t dev)
+/* The leg of @qc on @dev, other than leg @skip; -1 if there is none. */
+int quorum_leg_index(struct quorum_c *qc, dev_t dev, unsigned int skip)
 {
 	unsigned int j;
 
 	for (j = 0; j < qc->nr_legs; j++)
-		if (qc->legs[j].dev->bdev->bd_dev == dev)
+		if (j != skip && qc->legs[j].dev &&
+		    qc->legs[j].dev->bdev->bd_dev == dev)
 			return j;
 	return -1;
-}
-
-static int old_leg_of(struct quorum_c *old, struct dm_dev *dev)
-{
-	return leg_index(old, dev->bdev->bd_dev);
 }
 
 /*
@@ -152,7 +149,7 @@ bool quorum_leg_taken(struct quorum_c *qc, dev_t dev)
 		if (other == qc || (dm_table_get_md(other->ti->table) == md &&
 				    other->ti->begin == qc->ti->begin))
 			continue;
-		if (leg_index(other, dev) >= 0) {
+		if (quorum_leg_index(other, dev, QUORUM_NO_LEG) >= 0) {
 			taken = true;
 			break;
 		}
@@ -214,7 +211,8 @@ static unsigned long take_over(struct quorum_c *qc, struct quorum_c *old)
 	int j;
 
 	for (i = 0; i < qc->nr_legs; i++) {
-		j = old_leg_of(old, qc->legs[i].dev);
+		j = quorum_leg_index(old, qc->legs[i].dev->bdev->bd_dev,
+				     QUORUM_NO_LEG);
 		old_leg[i] = j;
 		if (j < 0) {
 			qc->dirty->ops->mark_all(qc->dirty, i);

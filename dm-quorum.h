@@ -31,6 +31,8 @@
  * small ((legs - 1) * 128 KiB) and most reads, bounded by the usual
  * max_sectors, are not split at all.
  */
+/* No leg to skip (quorum_leg_index()). */
+#define QUORUM_NO_LEG		UINT_MAX
 #define QUORUM_READ_MAX_SECTORS	256
 /* Bios from this size up may send a leg from another CPU (quorum_hop). */
 #define QUORUM_HOP_BYTES	(64 << 10)
@@ -303,6 +305,7 @@ const char *quorum_sync_action_name(enum quorum_sync_action action);
 
 /* dm-quorum-legs.c */
 bool quorum_leg_taken(struct quorum_c *qc, dev_t dev);
+int quorum_leg_index(struct quorum_c *qc, dev_t dev, unsigned int skip);
 void quorum_legs_lock(void);
 void quorum_legs_unlock(void);
 int quorum_check_new_leg(struct quorum_c *qc, struct dm_dev *dev,
