@@ -290,7 +290,9 @@ static void hop_submit_work(struct work_struct *work)
 {
 	struct quorum_io *io = container_of(work, struct quorum_io, hop_work);
 
-	submit_bio_noacct(io->hop_bio);	/* @io may be gone after this */
+	/* the last leg's bio: it cannot have completed before it is sent */
+	submit_bio_noacct(io->leg_bio[__fls(io->issued)]);
+	/* @io may be gone now */
 }
 
 /*
@@ -309,7 +311,6 @@ static void submit_leg_bios(struct quorum_io *io, bio_end_io_t *endio,
 		bio->bi_end_io = endio;
 		if (leg == __fls(io->issued) && hop_worth_it(io, bio)) {
 			io->hopped = true;
-			io->hop_bio = bio;
 			quorum_hop(io, &io->hop_work, hop_submit_work);
 		} else {
 			submit_bio_noacct(bio);

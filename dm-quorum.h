@@ -31,12 +31,14 @@
  * small ((legs - 1) * 128 KiB) and most reads, bounded by the usual
  * max_sectors, are not split at all.
  */
-/* No leg to skip (quorum_leg_index()). */
-#define QUORUM_NO_LEG		UINT_MAX
 #define QUORUM_READ_MAX_SECTORS	256
+#define QUORUM_READ_MAX_PAGES	(QUORUM_READ_MAX_SECTORS >> (PAGE_SHIFT - SECTOR_SHIFT))
+
 /* Bios from this size up may send a leg from another CPU (quorum_hop). */
 #define QUORUM_HOP_BYTES	(64 << 10)
-#define QUORUM_READ_MAX_PAGES	(QUORUM_READ_MAX_SECTORS >> (PAGE_SHIFT - SECTOR_SHIFT))
+
+/* No leg to skip (quorum_leg_index()). */
+#define QUORUM_NO_LEG		UINT_MAX
 
 /*
  * A quorum read whose legs disagree while a write to its range was in
@@ -76,8 +78,7 @@ struct quorum_io {
 	bool range_locked;		/* ... the last time: writes held off */
 	bool hopped;			/* a leg was sent from another CPU */
 	struct work_struct work;
-	struct work_struct hop_work;	/* sends hop_bio from another CPU */
-	struct bio *hop_bio;
+	struct work_struct hop_work;	/* sends the last leg's bio */
 };
 
 enum quorum_sync_action {
