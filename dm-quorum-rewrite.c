@@ -97,6 +97,7 @@ static bool write_blocked(struct quorum_c *qc, struct quorum_io *io,
 
 static void start_write(struct quorum_c *qc, struct quorum_io *io)
 {
+	io->seq = ++qc->write_seq;
 	list_add_tail(&io->node, &qc->writes);
 	count_write(io, qc->writes_started);
 }
@@ -302,21 +303,29 @@ bool quorum_rewrite(struct quorum_io *io, unsigned long legs)
 
 /* ---- region locks for the resync engine -------------------------------- */
 
-/* The most table slots a piece of QUORUM_READ_MAX_SECTORS can span. */
-#define LOCK_SLOTS	((QUORUM_READ_MAX_SECTORS >> REGION_SHIFT) + 1)
-
-/* Have the writes counted in @started ended on every slot of @io? */
+/*
+ * Have the writes to @io's range started up to number @seq ended?  The
+ * list of writes in flight, in start order, says so exactly.  The
+ * per-region counts cannot: they are hashed, and a later write to
+ * another region of the same slot that ends first would make a write
+ * still in flight look done, and the engine would read the legs in the
+ * middle of it.
+ */
 static bool writes_drained(struct quorum_c *qc, struct quorum_io *io,
-			   const u32 *started)
+			   u32 seq)
 {
-	unsigned int n, i = 0;
+	struct quorum_io *w;
 	bool drained = true;
-	u64 r;
 
 	spin_lock_irq(&qc->rewrite_lock);
-	for (region_span(io, &r, &n); n; n--, r++, i++)
-		if ((s32)(qc->writes_done[slot_of(r)] - started[i]) < 0)
+	list_for_each_entry(w, &qc->writes, node) {
+		if ((s32)(w->seq - seq) > 0)
+			break;
+		if (overlap(w, io)) {
 			drained = false;
+			break;
+		}
+	}
 	spin_unlock_irq(&qc->rewrite_lock);
 	return drained;
 }
@@ -325,17 +334,13 @@ static bool writes_drained(struct quorum_c *qc, struct quorum_io *io,
 static void drain_writes(struct quorum_io *io)
 {
 	struct quorum_c *qc = io->qc;
-	u32 started[LOCK_SLOTS];
-	unsigned int n, i = 0;
-	u64 r;
+	u32 seq;
 
 	spin_lock_irq(&qc->rewrite_lock);
-	for (region_span(io, &r, &n); n && i < LOCK_SLOTS; n--, r++, i++)
-		started[i] = qc->writes_started[slot_of(r)];
+	seq = qc->write_seq;
 	spin_unlock_irq(&qc->rewrite_lock);
 
-	/* writes to other regions sharing a slot may delay this, not stop it */
-	while (!writes_drained(qc, io, started))
+	while (!writes_drained(qc, io, seq))
 		usleep_range(500, 1000);
 }
 

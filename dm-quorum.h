@@ -73,6 +73,7 @@ struct quorum_io {
 	struct list_head node;		/* in rewrites, writes or held_writes */
 	unsigned long rewrite_legs;	/* outvoted legs to rewrite */
 	u32 writes_seen;		/* quorum reads: writes to the range */
+	u32 seq;			/* writes: start order, in qc->writes */
 	bool writes_idle;		/* ... and none was in flight */
 	unsigned int retries;		/* reads that raced a write */
 	bool range_locked;		/* ... the last time: writes held off */
@@ -192,10 +193,11 @@ struct quorum_c {
 	bool suspended;			/* hold uevents until resume */
 
 	/* the order of writes, rewrites and the engine (-rewrite.c) */
-	spinlock_t rewrite_lock;	/* the five below */
+	spinlock_t rewrite_lock;	/* the six below */
 	struct list_head rewrites;	/* reads rewriting legs, locked ranges */
-	struct list_head writes;	/* writes sent to the legs */
+	struct list_head writes;	/* writes sent to the legs, by seq */
 	struct list_head held_writes;	/* writes waiting for one of those */
+	u32 write_seq;			/* of the last write started */
 	u32 writes_started[QUORUM_SEQ_SLOTS];
 	u32 writes_done[QUORUM_SEQ_SLOTS];
 
