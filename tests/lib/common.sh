@@ -319,6 +319,18 @@ leg_stat() {
 	status_field "$1" $((4 + 3 * $2 + off))
 }
 
+# no_leg_outvoted <dev>: 0 if no leg's mismatch count is above zero, else
+# non-zero naming the legs that were outvoted.
+no_leg_outvoted() {
+	local n i m rc=0
+	n=$(status_field "$1" 2) || return 1
+	for ((i = 0; i < n; i++)); do
+		m=$(leg_stat "$1" "$i" mismatches) || return 1
+		[ "$m" = 0 ] || { echo "leg $i outvoted $m times" >&2; rc=1; }
+	done
+	return $rc
+}
+
 # quorum_failures <dev>: the count after the per-leg counters
 quorum_failures() {
 	local n
