@@ -286,6 +286,20 @@ fio_outcome() {
 	esac
 }
 
+# fio_failed <fio output> <what>: fail with what a short tail of the log
+# must show: fio's errors, the devices' status and this case's kernel
+# messages, after fio's whole output.
+fio_failed() {
+	cat "$1"
+	echo "--- fio's errors:"
+	grep -E 'err=|verify|bad |error|fio:' "$1" | grep -vE 'err= *0\b' | head -20
+	echo "--- dmsetup status:"
+	dmsetup status
+	echo "--- kernel log:"
+	dmesg | tail -15
+	fail "$2: $(fio_outcome "$1")"
+}
+
 ## Kernel log ##############################################################
 
 # klog_grep <regex>: search this case's kernel log (the runner clears the
