@@ -198,6 +198,7 @@ run_case() {
 	if ! cleanup_devices >>"$RESULTS/$name.out" 2>&1; then
 		status=FAIL note+="${note:+; }dm devices/brd left after cleanup"
 	fi
+	restore_params >>"$RESULTS/$name.out"
 	if ! save_klog "$RESULTS/$name.dmesg"; then
 		status=FAIL note+="${note:+; }kernel log shows a bug"
 	fi
@@ -209,6 +210,29 @@ module_name() {
 	n=$(modinfo -F name "$1" 2>/dev/null)
 	[[ -n "$n" ]] || { n=$(basename "$1"); n=${n%%.ko*}; n=${n//-/_}; }
 	echo "$n"
+}
+
+# The module's parameters as loaded, restored after every case: a case
+# that fails before putting back what it set (a slow max_sync_rate, say)
+# must not slow or break the cases after it.
+declare -A PARAMS=()
+
+save_params() {
+	local f
+	for f in /sys/module/"$1"/parameters/*; do
+		[[ -w "$f" ]] && PARAMS[$f]=$(<"$f")
+	done
+	return 0
+}
+
+restore_params() {
+	local f
+	for f in "${!PARAMS[@]}"; do
+		[[ -w "$f" && "$(<"$f")" != "${PARAMS[$f]}" ]] || continue
+		echo "runner: $f back to ${PARAMS[$f]}"
+		echo "${PARAMS[$f]}" >"$f"
+	done
+	return 0
 }
 
 # Load the module under test; pseudo-case module-load.
@@ -224,6 +248,7 @@ load_module() {
 		record module-load FAIL "$(elapsed "$start")" "kernel log shows a bug"
 		return 0
 	fi
+	save_params "$(module_name "$ko")"
 	record module-load PASS "$(elapsed "$start")"
 }
 
