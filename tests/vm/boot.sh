@@ -186,13 +186,13 @@ run_qemu() {
 	local kver=$1 results=$2 timeout=$3 initrd=$4 accel=$5 keep=${6:-} cpu=max
 	[[ "$accel" == kvm ]] && cpu=host
 	local append="console=ttyS0 panic=-1 mitigations=off rdinit=/init"
-	# KASAN and kmemleak unwind a stack per allocation: under TCG the
-	# debug kernel's boot can hold a CPU longer than RCU's 21 s
-	[[ "$kver" != *-dmq-debug ]] || append+=" rcupdate.rcu_cpu_stall_timeout=300"
-	# The debug kernel has no PCI MSI, and built from scratch its ACPI
-	# finds no INTx route for the virtio devices ("no GSI"): 9p then
-	# hangs at the first mount.  The legacy routing table works.
-	[[ "$kver" != *-dmq-debug ]] || append+=" pci=noacpi"
+	# The debug kernel: KASAN and kmemleak unwind a stack per allocation,
+	# so under TCG its boot can hold a CPU longer than RCU's 21 s; and it
+	# has no PCI MSI, while built from scratch its ACPI finds no INTx
+	# route for the virtio devices ("no GSI") and 9p hangs at the first
+	# mount: the legacy routing table works.
+	[[ "$kver" != *-dmq-debug ]] ||
+		append+=" rcupdate.rcu_cpu_stall_timeout=300 pci=noacpi"
 	append+=" harness.results=$results harness.keep=$keep ${QUORUM_VM_APPEND:-}"
 	local r9=${results//,/,,} # qemu option syntax escapes commas
 	timeout --kill-after=5 "$timeout" "$QEMU" \
