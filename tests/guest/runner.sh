@@ -101,12 +101,13 @@ kill_strays() {
 # Resume every suspended dm device: a case that failed while a device was
 # suspended leaves I/O held there, and the processes waiting on it in D
 # state, which no signal can kill.
+# One dmsetup call for all: some cases leave hundreds of devices.
 resume_suspended() {
-	local d
-	for d in $(dm_devices); do
-		dmsetup info -c --noheadings -o suspended "$d" 2>/dev/null |
-			grep -q Suspended && dmsetup resume "$d" 2>/dev/null
-	done
+	local name state
+	dmsetup info -c --noheadings --separator ' ' -o name,suspended 2>/dev/null |
+		while read -r name state; do
+			[[ $state == Suspended ]] && dmsetup resume "$name" 2>/dev/null
+		done
 	return 0
 }
 
