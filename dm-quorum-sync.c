@@ -274,17 +274,33 @@ static bool sync_interrupted(struct quorum_sync *qs)
 }
 
 /*
- * Sleep as long as max_sync_rate asks for the work done so far, in short
- * naps so that a suspend or an idle does not wait for a slow rate.
+ * The rate limit counts from here: from each start or resume of the work
+ * (time spent suspended or paused is not credit for a burst afterwards)
+ * and from each change of max_sync_rate.
+ */
+static void sync_rate_restart(struct quorum_sync *qs, unsigned int rate)
+{
+	qs->rate = rate;
+	qs->rate_start = jiffies;
+	qs->rate_done = qs->done;
+}
+
+/*
+ * Sleep as long as max_sync_rate asks for the work done in this window,
+ * in short naps so that a suspend or an idle does not wait for a slow
+ * rate.
  */
 static void sync_throttle(struct quorum_sync *qs)
 {
 	unsigned int rate = READ_ONCE(max_sync_rate);
 	unsigned long due;
 
+	if (rate != qs->rate)
+		sync_rate_restart(qs, rate);
 	if (!rate)
 		return;
-	due = qs->start + div_u64((u64)qs->done * HZ, 2 * rate);
+	due = qs->rate_start +
+	      div_u64((u64)(qs->done - qs->rate_done) * HZ, 2 * rate);
 	while (time_before(jiffies, due) && !sync_interrupted(qs))
 		schedule_timeout_uninterruptible(min_t(unsigned long,
 						       due - jiffies, HZ / 10));
@@ -357,6 +373,7 @@ static void sync_work(struct work_struct *work)
 	struct quorum_sync *qs = container_of(work, struct quorum_sync, work);
 	struct quorum_c *qc = container_of(qs, struct quorum_c, sync);
 
+	sync_rate_restart(qs, READ_ONCE(max_sync_rate));
 	while (!sync_interrupted(qs) && qs->region < qc->dirty->nr_regions) {
 		u64 region = qs->region;
 
@@ -412,7 +429,6 @@ int quorum_sync_start(struct quorum_c *qc, enum quorum_sync_action action,
 	qs->mismatches = 0;
 	qs->done = 0;
 	qs->total = sync_total(qc);
-	qs->start = jiffies;
 	if (!qs->paused)
 		queue_work(qs->wq, &qs->work);
 	return 0;

@@ -103,7 +103,10 @@ struct quorum_sync {
 	u64 mismatches;			/* pieces with an outvoted leg */
 	bool stop;			/* idle asked for */
 	bool paused;			/* suspended (or not yet resumed) */
-	unsigned long start;		/* jiffies, for the rate limit */
+	/* the rate limit's window: rate_done sectors when it began */
+	unsigned long rate_start;	/* jiffies */
+	sector_t rate_done;
+	unsigned int rate;		/* the max_sync_rate it is for */
 	struct page **pages;		/* QUORUM_READ_MAX_PAGES per leg */
 	struct bio_set bs;
 	struct quorum_io io;		/* the piece being voted */
