@@ -143,6 +143,19 @@ leg_linear() {
 	_leg_reload "$1" "$(_leg_table_linear "$1")"
 }
 
+## Kernels ###############################################################
+
+# The debug kernel of scripts/debug-kernel.sh (KASAN, lockdep: several
+# times slower), where some cases do fewer rounds.
+debug_kernel() {
+	[[ $(uname -r) == *-dmq-debug ]]
+}
+
+# A stock 6.1 kernel (not the debug one built from 6.1).
+kernel_6_1() {
+	[[ $(uname -r) == 6.1.* ]] && ! debug_kernel
+}
+
 ## Quorum devices ##########################################################
 
 # quorum_table_line <name> <threshold> <legs> [opt args...]
@@ -186,6 +199,20 @@ quorum_remove() {
 # Not readlink: without udev /dev/mapper/<name> is a node, not a link.
 dm_kname() {
 	dmsetup info -c --noheadings -o blkdevname "${1#/dev/mapper/}"
+}
+
+# wait_writes <dm name>: wait until the device has written something (6.1
+# counts a write when it starts, 6.12 when it ends), up to 30 s
+wait_writes() {
+	local kname stat i
+	kname=$(dm_kname "$1") || return 1
+	for ((i = 0; i < 600; i++)); do
+		read -ra stat <"/sys/block/$kname/stat"
+		((stat[6] > 0)) && return 0
+		sleep 0.05
+	done
+	echo "wait_writes: $1 wrote nothing in 30 s" >&2
+	return 1
 }
 
 # status_field <dev> <n>: nth field (1-based) of `dmsetup status <dev>`

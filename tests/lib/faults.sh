@@ -96,19 +96,6 @@ fm_faults_on() {
 	done
 }
 
-# fm_wait_writes <dm name>: wait until the device has written something
-fm_wait_writes() {
-	local kname stat i
-	kname=$(dm_kname "$1") || return 1
-	for ((i = 0; i < 600; i++)); do
-		read -ra stat <"/sys/block/$kname/stat"
-		((stat[6] > 0)) && return 0
-		sleep 0.05
-	done
-	echo "fm_wait_writes: $1 wrote nothing in 30 s" >&2
-	return 1
-}
-
 # fm_fio <out> <kb per job> [fio options...]: the verify workload, 4 jobs
 # on their own areas; its exit status
 fm_fio() {
@@ -185,7 +172,7 @@ fm_cell() {
 	[[ $kind == flush ]] && fio_opts+=(--fsync=4)
 	fm_fio "$out" "$kb" "${fio_opts[@]}" &
 	local fio=$!
-	fm_wait_writes q || fail "fio did not start"
+	wait_writes q || fail "fio did not start"
 	fm_faults_on "$kind" "${bad[@]}"
 	wait $fio
 	got=$(fio_outcome "$out")
@@ -236,11 +223,13 @@ fm_shape() {
 # one bad leg, and two, with and without a quorum.
 fm_run() {
 	cd /tmp || fail "cd"
-	case $(uname -r) in
-	*-dmq-debug) fm_shape "$1" 2 3 quorum ;;
-	6.1.*) fm_shape "$1" 3 5 ;;
-	*) fm_shape "$1" 2 3 ;;
-	esac
+	if debug_kernel; then
+		fm_shape "$1" 2 3 quorum
+	elif kernel_6_1; then
+		fm_shape "$1" 3 5
+	else
+		fm_shape "$1" 2 3
+	fi
 	echo "$1: $FM_CELLS cells, $FM_FAULTS legs faulted"
 	pass
 }
