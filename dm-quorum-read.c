@@ -3,8 +3,9 @@
  * dm-quorum read vote: what to return when every leg of a quorum read has
  * completed, after QEMU's quorum_vote():
  *
- *  1. compare the first leg that read with every other (memcmp, in one
- *     pass): when all agree, that is the answer, with no hashing;
+ *  1. compare the first leg that read with every other, in one pass, two
+ *     legs at a time (dm-quorum-compare.c): when all agree, that is the
+ *     answer, with no hashing;
  *  2. otherwise the legs vote (dm-quorum-vote.c) on versions of the data:
  *     the legs equal to the first are one version; when two or more legs
  *     differ from it, they are told apart by hashing their data with the
@@ -25,6 +26,7 @@
 #include <linux/highmem.h>
 
 #include "dm-quorum.h"
+#include "dm-quorum-compare.h"
 #include "dm-quorum-vote.h"
 
 /* Where a leg's data is: the caller's bio for the primary, else its own. */
@@ -102,26 +104,6 @@ static void copy_to_caller(struct quorum_io *io, unsigned int leg)
 		walk_legs(io, io->primary, leg, chunk_copy_to_a, NULL);
 }
 
-/*
- * memcmp() for equality only.  x86-64 has no memcmp of its own and the
- * generic one branches on every word; this one ORs the differences of
- * four words and branches once per 32 bytes.  Sector-sized pieces of
- * word-aligned pages take the fast loop; anything else goes to memcmp().
- */
-static bool mem_equal(const void *a, const void *b, unsigned int len)
-{
-	const u64 *x = a, *y = b;
-
-	if (!IS_ALIGNED((unsigned long)a | (unsigned long)b, 8) ||
-	    !IS_ALIGNED(len, 32))
-		return !memcmp(a, b, len);
-	for (; len; len -= 32, x += 4, y += 4)
-		if ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) |
-		    (x[3] ^ y[3]))
-			return false;
-	return true;
-}
-
 struct leg_cursor {
 	struct bio *bio;
 	struct bvec_iter iter;
@@ -136,10 +118,45 @@ static struct bio_vec cursor_piece(struct leg_cursor *c, unsigned int len)
 	return bv;
 }
 
+static void cursor_advance(struct leg_cursor *c, unsigned int len)
+{
+	bio_advance_iter_single(c->bio, &c->iter, len);
+}
+
+/*
+ * Compare the next @len bytes of legs @la and @lb (@lb may be -1: none)
+ * with @pr, the reference's; clear from @equal the legs that differ.
+ */
+static void compare_piece(struct leg_cursor *c, const void *pr,
+			  unsigned int len, unsigned int la, int lb,
+			  unsigned long *equal)
+{
+	struct bio_vec va = cursor_piece(&c[la], len), vb;
+	void *pa = bvec_kmap_local(&va), *pb;
+	unsigned int same;
+
+	if (lb < 0) {
+		same = quorum_mem_equal(pr, pa, len);
+	} else {
+		vb = cursor_piece(&c[lb], len);
+		pb = bvec_kmap_local(&vb);
+		same = quorum_mem_equal2(pr, pa, pb, len);
+		kunmap_local(pb);
+		cursor_advance(&c[lb], len);
+		if (!(same & 2))
+			__clear_bit(lb, equal);
+	}
+	kunmap_local(pa);
+	cursor_advance(&c[la], len);
+	if (!(same & 1))
+		__clear_bit(la, equal);
+}
+
 /*
  * The legs of @legs whose data equals @ref's.  One pass over the data,
- * piece by piece, comparing each leg's piece with @ref's while that is
- * still in the cache; a leg is dropped at its first difference.
+ * piece by piece, comparing the legs' pieces with @ref's two at a time
+ * while it is still in the cache; a leg is dropped at its first
+ * difference.
  */
 static unsigned long legs_equal_to(struct quorum_io *io, unsigned int ref,
 				   unsigned long legs)
@@ -153,23 +170,24 @@ static unsigned long legs_equal_to(struct quorum_io *io, unsigned int ref,
 		leg_data(io, leg, &c[leg].bio, &c[leg].iter);
 	while (equal && r.iter.bi_size) {
 		struct bio_vec rv = cursor_piece(&r, UINT_MAX);
+		unsigned long todo = equal;
 		void *pr;
 
 		for_each_leg(leg, equal)
 			rv.bv_len = cursor_piece(&c[leg], rv.bv_len).bv_len;
 		pr = bvec_kmap_local(&rv);
-		for_each_leg(leg, equal) {
-			struct bio_vec bv = cursor_piece(&c[leg], rv.bv_len);
-			void *p = bvec_kmap_local(&bv);
+		while (todo) {
+			unsigned int la = __ffs(todo);
+			int lb;
 
-			if (!mem_equal(pr, p, rv.bv_len))
-				__clear_bit(leg, &equal);
-			kunmap_local(p);
-			bio_advance_iter_single(c[leg].bio, &c[leg].iter,
-						rv.bv_len);
+			__clear_bit(la, &todo);
+			lb = todo ? (int)__ffs(todo) : -1;
+			if (lb >= 0)
+				__clear_bit(lb, &todo);
+			compare_piece(c, pr, rv.bv_len, la, lb, &equal);
 		}
 		kunmap_local(pr);
-		bio_advance_iter_single(r.bio, &r.iter, rv.bv_len);
+		cursor_advance(&r, rv.bv_len);
 	}
 	return equal;
 }

@@ -723,7 +723,7 @@ static int quorum_iterate_devices(struct dm_target *ti,
 
 static struct target_type quorum_target = {
 	.name = "quorum",
-	.version = {1, 5, 4},
+	.version = {1, 5, 5},
 	.module = THIS_MODULE,
 	.ctr = quorum_ctr,
 	.dtr = quorum_dtr,
