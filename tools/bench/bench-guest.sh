@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# bench-guest.sh <dm-quorum.ko> <results dir>
+# bench-guest.sh <dm-quorum.ko> <results dir> [<compare-bench>]
 #
 # Runs inside the bench VM (tools/bench/run-bench.sh boots it). Builds
 # every stack in turn on the same three brd legs and runs the same fio
@@ -9,7 +9,8 @@
 #   <stack>.<workload>.<rep>.json   fio JSON output
 #   qemu.<workload>.<rep>.txt       qemu-img bench output (+ count, bs)
 #   mem.<stack>.tsv                 /proc/meminfo samples under 1M QD64 reads
-# and what was run to <results>/runs.tsv (stack, workload, rep, file).
+# and what was run to <results>/runs.tsv (stack, workload, rep, file);
+# compare-bench's timings, when given, to <results>/compare.tsv.
 #
 # Environment: BENCH_RUNTIME (s per job, default 4), BENCH_REPEAT (default
 # 3), BENCH_LEG_MB (default 256), BENCH_STACKS (default: all).
@@ -17,6 +18,7 @@ set -euo pipefail
 
 KO=$1
 OUT=$2
+COMPARE_BENCH=${3:-}
 # boot.sh passes the host's BENCH_* settings on as QUORUM_BENCH_*
 RUNTIME=${QUORUM_BENCH_RUNTIME:-4}
 REPEAT=${QUORUM_BENCH_REPEAT:-3}
@@ -289,6 +291,10 @@ main() {
 	local rep stack
 	declare -gA QCOUNT=()
 	setup
+	if [[ -n $COMPARE_BENCH ]]; then
+		log "compare-bench"
+		"$COMPARE_BENCH" 5 >"$OUT/compare.tsv"
+	fi
 	fill_legs
 	# Repeats are the outer loop: slow drifts of a noisy host then spread
 	# over every stack instead of favouring one.

@@ -19,6 +19,14 @@ REPO=$(cd "$HERE/../.." && pwd)
 kver=${KVER:-$("$REPO/scripts/kernels.sh" lts | awk 'NR == 1')}
 [[ -n "$kver" ]] || { echo "run-bench: no kernel to run on" >&2; exit 1; }
 make -C "$REPO" --no-print-directory modules KVER="$kver"
+# compare-bench: the module's compare, built as the kernel builds it
+# (no vector registers), timed in the guest against copying the legs
+tools=$REPO/build/tools
+mkdir -p "$tools"
+cc -std=gnu11 -O2 -mgeneral-regs-only -Wall -Wextra -Werror -I"$REPO" \
+	-c -o "$tools/dm-quorum-compare.o" "$REPO/dm-quorum-compare.c"
+cc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$REPO" -o "$tools/compare-bench" \
+	"$HERE/compare-bench.c" "$tools/dm-quorum-compare.o"
 
 out=$REPO/results/bench-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out"
@@ -32,7 +40,8 @@ echo "run-bench: kernel $kver, results in $out"
 start=$SECONDS
 rc=0
 "$REPO/tests/vm/boot.sh" --kver "$kver" --results "$out" --timeout 1500 -- \
-	"$HERE/bench-guest.sh" "$REPO/build/$kver/dm-quorum.ko" "$out" || rc=$?
+	"$HERE/bench-guest.sh" "$REPO/build/$kver/dm-quorum.ko" "$out" \
+	"$tools/compare-bench" || rc=$?
 echo "run-bench: guest finished in $((SECONDS - start)) s (rc $rc)"
 if "$REPO/tests/vm/check-klog" "$out/console.log"; then
 	:
