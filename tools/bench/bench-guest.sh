@@ -13,7 +13,10 @@
 # compare-bench's timings, when given, to <results>/compare.tsv.
 #
 # Environment: BENCH_RUNTIME (s per job, default 4), BENCH_REPEAT (default
-# 3), BENCH_LEG_MB (default 256), BENCH_STACKS (default: all).
+# 3), BENCH_LEG_MB (default 256), BENCH_STACKS (default: all), BENCH_LEGS
+# (brd, the default: the stacks use the ramdisks; nbd: each ramdisk is
+# served by qemu-nbd in the guest and the stacks use /dev/nbd0-2, legs
+# whose reads cost a round trip through a socket, as remote legs do).
 set -euo pipefail
 
 KO=$1
@@ -24,8 +27,17 @@ RUNTIME=${QUORUM_BENCH_RUNTIME:-4}
 REPEAT=${QUORUM_BENCH_REPEAT:-3}
 LEG_MB=${QUORUM_BENCH_LEG_MB:-256}
 STACKS=${QUORUM_BENCH_STACKS:-linear mirror raid1 quorum fifo quorum3 bound bound1 qemu corrupt repaired}
+LEG_KIND=${QUORUM_BENCH_LEGS:-brd}
 SECTORS=$((LEG_MB * 2048))
-LEGS=(/dev/ram0 /dev/ram1 /dev/ram2)
+# The ramdisks hold the data; the stacks are built on LEGS. Filling,
+# syncing and corrupting go to the ramdisks directly, which is the same
+# data either way and faster than through NBD.
+RAMS=(/dev/ram0 /dev/ram1 /dev/ram2)
+case $LEG_KIND in
+brd) LEGS=("${RAMS[@]}") ;;
+nbd) LEGS=(/dev/nbd0 /dev/nbd1 /dev/nbd2) ;;
+*) echo "bench-guest: BENCH_LEGS is brd or nbd, not $LEG_KIND" >&2; exit 1 ;;
+esac
 RAW=$OUT/raw
 
 # name rw bs depth
@@ -53,6 +65,7 @@ setup() {
 	modprobe dm-raid
 	modprobe brd rd_nr=3 rd_size=$((LEG_MB * 1024))
 	insmod "$KO"
+	[[ $LEG_KIND == nbd ]] && nbd_connect
 	mkdir -p "$RAW"
 	: >"$OUT/runs.tsv"
 	{
@@ -61,9 +74,32 @@ setup() {
 		echo "runtime	$RUNTIME"
 		echo "repeat	$REPEAT"
 		echo "leg_mb	$LEG_MB"
+		echo "legs	$LEG_KIND"
 		echo "fio	$(fio --version)"
 		echo "qemu	$(qemu-img --version | head -n1)"
 	} >"$OUT/env.tsv"
+}
+
+# Serve each ramdisk with qemu-nbd (O_DIRECT, native AIO: it adds no
+# cache of its own) and wait until the kernel sees every export's size.
+nbd_connect() {
+	local i
+	modprobe nbd nbds_max=3
+	for i in 0 1 2; do
+		qemu-nbd -c "${LEGS[i]}" -f raw --cache=none --aio=native \
+			"${RAMS[i]}"
+	done
+	for i in 0 1 2; do
+		timeout 10 sh -c "until [ \"\$(blockdev --getsz ${LEGS[i]})\" = $SECTORS ]; do sleep 0.1; done" ||
+			die "${LEGS[i]} did not come up"
+	done
+}
+
+nbd_disconnect() {
+	local leg
+	for leg in "${LEGS[@]}"; do
+		qemu-nbd -d "$leg" >/dev/null
+	done
 }
 
 # Random (incompressible, non-zero) data on leg 0, copied to the others:
@@ -71,7 +107,7 @@ setup() {
 # as zeroes without a copy) would flatter every stack.
 fill_legs() {
 	log "filling legs"
-	fio --name=fill --filename="${LEGS[0]}" --rw=write --bs=1m --direct=1 \
+	fio --name=fill --filename="${RAMS[0]}" --rw=write --bs=1m --direct=1 \
 		--ioengine=libaio --iodepth=4 --size="${LEG_MB}m" --eta=never \
 		--output=/dev/null
 	sync_legs
@@ -80,15 +116,15 @@ fill_legs() {
 # Leg 0 is the reference: the single-disk stack writes only to it.
 sync_legs() {
 	local leg
-	for leg in "${LEGS[@]:1}"; do
-		dd if="${LEGS[0]}" of="$leg" bs=1M iflag=direct oflag=direct \
+	for leg in "${RAMS[@]:1}"; do
+		dd if="${RAMS[0]}" of="$leg" bs=1M iflag=direct oflag=direct \
 			status=none
 	done
 }
 
 # Corrupt leg 2 entirely: a quorum read then always votes.
 corrupt_leg() {
-	fio --name=corrupt --filename="${LEGS[2]}" --rw=write --bs=1m \
+	fio --name=corrupt --filename="${RAMS[2]}" --rw=write --bs=1m \
 		--direct=1 --ioengine=libaio --iodepth=4 --size="${LEG_MB}m" \
 		--buffer_pattern=0x5a --eta=never --output=/dev/null
 }
@@ -304,6 +340,7 @@ main() {
 			run_stack "$stack" "$rep"
 		done
 	done
+	[[ $LEG_KIND == nbd ]] && nbd_disconnect
 	log "done"
 }
 

@@ -9,7 +9,8 @@
 # raw results into report.md, summary.json and a chart.
 #
 # Results: results/bench-<date>/ (results/bench-latest links to it).
-# Environment: KVER, BENCH_RUNTIME, BENCH_REPEAT, BENCH_LEG_MB, BENCH_STACKS
+# Environment: KVER, BENCH_RUNTIME, BENCH_REPEAT, BENCH_LEG_MB, BENCH_STACKS,
+# BENCH_LEGS
 # (see bench-guest.sh), QUORUM_VM_MEM (MiB, default here 3072).
 set -euo pipefail
 
@@ -32,14 +33,17 @@ out=$REPO/results/bench-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out"
 ln -sfn "${out##*/}" "$REPO/results/bench-latest"
 export QUORUM_VM_MEM=${QUORUM_VM_MEM:-3072}
-for v in BENCH_RUNTIME BENCH_REPEAT BENCH_LEG_MB BENCH_STACKS; do
+for v in BENCH_RUNTIME BENCH_REPEAT BENCH_LEG_MB BENCH_STACKS BENCH_LEGS; do
 	[[ -z "${!v:-}" ]] || export "QUORUM_$v=${!v}"
 done
 
 echo "run-bench: kernel $kver, results in $out"
 start=$SECONDS
 rc=0
-"$REPO/tests/vm/boot.sh" --kver "$kver" --results "$out" --timeout 1500 -- \
+# NBD legs are slower under TCG: the same jobs take longer to set up
+timeout=1500
+[[ ${BENCH_LEGS:-brd} == nbd ]] && timeout=2700
+"$REPO/tests/vm/boot.sh" --kver "$kver" --results "$out" --timeout "$timeout" -- \
 	"$HERE/bench-guest.sh" "$REPO/build/$kver/dm-quorum.ko" "$out" \
 	"$tools/compare-bench" || rc=$?
 echo "run-bench: guest finished in $((SECONDS - start)) s (rc $rc)"
