@@ -126,6 +126,7 @@ static int parse_region_size(struct arg_cursor *c, struct quorum_args *qa,
 	    (v & (v - 1)))
 		return fail(error, "Invalid region_size: a power of two from 8 to 2097152 sectors");
 	qa->region_sectors = v;
+	qa->region_given = true;
 	return 0;
 }
 
@@ -231,6 +232,38 @@ int quorum_parse_args(unsigned int argc, char **argv, struct quorum_args *qa,
 	if (!r)
 		r = check_constraints(qa, error);
 	return r;
+}
+
+/* Regions of @size sectors in @len, rounded up, without overflow. */
+static unsigned long long regions_of(unsigned long long len,
+				     unsigned long long size)
+{
+	return len / size + !!(len % size);
+}
+
+/*
+ * The region size for a device of @len sectors: the one @asked (the
+ * default unless @given) if the map stays within QUORUM_MAX_REGIONS
+ * regions; else, for the default, the smallest power of two above it that
+ * does.  A size the table gave that is too small is refused, with in
+ * *@region_sectors the least size that would do (0 if none would).
+ */
+int quorum_regions(unsigned long long len, unsigned int asked, bool given,
+		   unsigned int *region_sectors, char **error)
+{
+	unsigned long long size = asked;
+
+	while (size < QUORUM_MAX_REGION_SECTORS &&
+	       regions_of(len, size) > QUORUM_MAX_REGIONS)
+		size <<= 1;
+	*region_sectors = size;
+	if (regions_of(len, size) > QUORUM_MAX_REGIONS) {
+		*region_sectors = 0;
+		return fail(error, "Too many regions: the device is too large for any region_size");
+	}
+	if (given && size != asked)
+		return fail(error, "Too many regions: region_size too small for the device");
+	return 0;
 }
 
 const char *quorum_read_pattern_name(enum quorum_read_pattern rp)

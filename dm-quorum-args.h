@@ -29,6 +29,11 @@
 #define QUORUM_DEFAULT_REGION_SECTORS	2048
 #define QUORUM_MIN_REGION_SECTORS	8
 #define QUORUM_MAX_REGION_SECTORS	2097152
+/*
+ * At most this many regions (8 MiB of map per leg in memory): with the
+ * default size, 64 TiB.  Larger devices get larger regions by default.
+ */
+#define QUORUM_MAX_REGIONS		67108864U
 
 enum quorum_read_pattern {
 	QUORUM_READ_QUORUM,
@@ -44,6 +49,7 @@ struct quorum_args {
 	bool blkverify;
 	const char *hash;		/* never NULL after a successful parse */
 	unsigned int region_sectors;	/* a power of two */
+	bool region_given;		/* by the table, not the default */
 };
 
 /* `dmsetup message <dev> 0 <message>`; the order is msg_specs[]'s. */
@@ -67,6 +73,9 @@ struct quorum_msg {
 
 int quorum_parse_args(unsigned int argc, char **argv, struct quorum_args *qa,
 		      char **error);
+
+int quorum_regions(unsigned long long len, unsigned int asked, bool given,
+		   unsigned int *region_sectors, char **error);
 
 const char *quorum_read_pattern_name(enum quorum_read_pattern rp);
 

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dm-quorum dirty regions, in memory: one bitmap per leg, one bit per
- * region.  Lost on reload; see dm-quorum-dirty.h.
+ * dm-quorum missed regions, in memory: one bitmap per leg, one bit per
+ * region, and the number of bits set.  Lost on reload; see
+ * dm-quorum-dirty.h.  The caller serialises every call (the leg state
+ * lock), so the bit operations are the non-atomic ones.
  */
 #include <linux/bitmap.h>
 #include <linux/log2.h>
@@ -13,6 +15,7 @@
 struct dirty_mem {
 	struct quorum_dirty d;
 	unsigned long *bits[QUORUM_MAX_LEGS];	/* NULL past the last leg */
+	u64 count[QUORUM_MAX_LEGS];
 };
 
 static struct dirty_mem *to_mem(struct quorum_dirty *d)
@@ -30,23 +33,27 @@ static void mem_destroy(struct quorum_dirty *d)
 	kfree(m);
 }
 
-static void mem_mark(struct quorum_dirty *d, unsigned int leg,
-		     sector_t sector, sector_t len)
+static void mem_mark(struct quorum_dirty *d, unsigned int leg, u64 first,
+		     u64 last)
 {
-	u64 first = sector >> d->region_shift;
-	u64 last = (sector + max_t(sector_t, len, 1) - 1) >> d->region_shift;
-
-	/* set_bit, not bitmap_set: marks race with each other and clears */
-	for (; first <= last && first < d->nr_regions; first++)
-		set_bit(first, to_mem(d)->bits[leg]);
-}
-
-static void mem_mark_all(struct quorum_dirty *d, unsigned int leg)
-{
+	struct dirty_mem *m = to_mem(d);
+	unsigned long *bits = m->bits[leg];
 	u64 r;
 
-	for (r = 0; r < d->nr_regions; r++)
-		set_bit(r, to_mem(d)->bits[leg]);
+	last = min(last, d->nr_regions - 1);
+	/* the regions already marked do not count twice */
+	for (r = first; r <= last; r++)
+		if (!__test_and_set_bit(r, bits))
+			m->count[leg]++;
+}
+
+/* A word at a time: a whole map at once can be tens of millions of bits. */
+static void mem_mark_all(struct quorum_dirty *d, unsigned int leg)
+{
+	struct dirty_mem *m = to_mem(d);
+
+	bitmap_fill(m->bits[leg], d->nr_regions);
+	m->count[leg] = d->nr_regions;
 }
 
 static bool mem_test(struct quorum_dirty *d, unsigned int leg, u64 region)
@@ -56,12 +63,22 @@ static bool mem_test(struct quorum_dirty *d, unsigned int leg, u64 region)
 
 static void mem_clear(struct quorum_dirty *d, unsigned int leg, u64 region)
 {
-	clear_bit(region, to_mem(d)->bits[leg]);
+	struct dirty_mem *m = to_mem(d);
+
+	if (__test_and_clear_bit(region, m->bits[leg]))
+		m->count[leg]--;
 }
 
 static u64 mem_count(struct quorum_dirty *d, unsigned int leg)
 {
-	return bitmap_weight(to_mem(d)->bits[leg], d->nr_regions);
+	return to_mem(d)->count[leg];
+}
+
+static u64 mem_next(struct quorum_dirty *d, unsigned int leg, u64 from)
+{
+	if (from >= d->nr_regions)
+		return d->nr_regions;
+	return find_next_bit(to_mem(d)->bits[leg], d->nr_regions, from);
 }
 
 static unsigned long *alloc_bits(struct quorum_dirty *d)
@@ -74,7 +91,8 @@ static int mem_add_leg(struct quorum_dirty *d, unsigned int leg)
 {
 	struct dirty_mem *m = to_mem(d);
 
-	m->bits[leg] = alloc_bits(d);
+	if (!m->bits[leg])
+		m->bits[leg] = alloc_bits(d);
 	if (!m->bits[leg])
 		return -ENOMEM;
 	mem_mark_all(d, leg);
@@ -89,7 +107,10 @@ static void mem_remove_leg(struct quorum_dirty *d, unsigned int leg,
 	kvfree(m->bits[leg]);
 	memmove(&m->bits[leg], &m->bits[leg + 1],
 		(nr_legs - leg - 1) * sizeof(m->bits[0]));
+	memmove(&m->count[leg], &m->count[leg + 1],
+		(nr_legs - leg - 1) * sizeof(m->count[0]));
 	m->bits[nr_legs - 1] = NULL;
+	m->count[nr_legs - 1] = 0;
 }
 
 static const struct quorum_dirty_ops mem_ops = {
@@ -99,10 +120,12 @@ static const struct quorum_dirty_ops mem_ops = {
 	.test = mem_test,
 	.clear = mem_clear,
 	.count = mem_count,
+	.next = mem_next,
 	.add_leg = mem_add_leg,
 	.remove_leg = mem_remove_leg,
 };
 
+/* @len and @region_sectors are checked by the constructor (quorum_regions()). */
 struct quorum_dirty *quorum_dirty_create_mem(unsigned int nr_legs,
 					     sector_t len,
 					     unsigned int region_sectors)

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * dm-quorum dirty regions: which regions of each leg missed writes.
+ * dm-quorum missed regions: which regions of each leg missed writes.
  *
  * A leg out of service ('D') misses writes; the regions they covered are
  * marked here, and the resync engine copies only those when the leg comes
- * back.  The interface is what the engine and the write path need, so a
- * persistent backend (a metadata device through dm-bufio, surviving a
- * crash or a reload) can replace the in-memory one without touching them.
+ * back.  Only the leg state machine (dm-quorum-state.c) calls these, under
+ * its lock, so the backend needs no locking of its own and keeps an exact
+ * count of the marked regions per leg.  A persistent backend (on-disk
+ * bitmaps through dm-bufio) can replace the in-memory one behind the same
+ * operations.
  */
 #ifndef DM_QUORUM_DIRTY_H
 #define DM_QUORUM_DIRTY_H
@@ -17,16 +19,22 @@ struct quorum_dirty;
 
 struct quorum_dirty_ops {
 	void (*destroy)(struct quorum_dirty *d);
-	/* Any context: @leg missed a write to [@sector, @sector + @len). */
-	void (*mark)(struct quorum_dirty *d, unsigned int leg,
-		     sector_t sector, sector_t len);
+	/* @leg missed regions @first to @last (inclusive). */
+	void (*mark)(struct quorum_dirty *d, unsigned int leg, u64 first,
+		     u64 last);
 	/* @leg must get every region (a full rewrite of it). */
 	void (*mark_all)(struct quorum_dirty *d, unsigned int leg);
 	bool (*test)(struct quorum_dirty *d, unsigned int leg, u64 region);
 	/* @region of @leg was resynced. */
 	void (*clear)(struct quorum_dirty *d, unsigned int leg, u64 region);
+	/* Regions @leg missed. */
 	u64 (*count)(struct quorum_dirty *d, unsigned int leg);
-	/* A leg added at index @leg (the last), with every region to do. */
+	/* The first region from @from that @leg missed; nr_regions if none. */
+	u64 (*next)(struct quorum_dirty *d, unsigned int leg, u64 from);
+	/*
+	 * Room for a leg at index @leg (the last), with every region to do;
+	 * may sleep, so it is made before the leg is added.
+	 */
 	int (*add_leg)(struct quorum_dirty *d, unsigned int leg);
 	/* Leg @leg of @nr_legs removed: the ones after it move down. */
 	void (*remove_leg)(struct quorum_dirty *d, unsigned int leg,
@@ -43,17 +51,5 @@ struct quorum_dirty {
 struct quorum_dirty *quorum_dirty_create_mem(unsigned int nr_legs,
 					     sector_t len,
 					     unsigned int region_sectors);
-
-static inline void quorum_dirty_mark(struct quorum_dirty *d, unsigned int leg,
-				     sector_t sector, sector_t len)
-{
-	d->ops->mark(d, leg, sector, len);
-}
-
-static inline bool quorum_dirty_test(struct quorum_dirty *d, unsigned int leg,
-				     u64 region)
-{
-	return d->ops->test(d, leg, region);
-}
 
 #endif /* DM_QUORUM_DIRTY_H */

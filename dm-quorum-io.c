@@ -148,7 +148,7 @@ static struct bio *alloc_clone(struct quorum_io *io, unsigned int leg,
 	return clone;
 }
 
-static void free_read_buffer(struct quorum_c *qc, struct bio *bio)
+void quorum_free_read_buffer(struct quorum_c *qc, struct bio *bio)
 {
 	struct page *pages[QUORUM_READ_MAX_PAGES];
 	struct bvec_iter_all iter_all;
@@ -211,7 +211,7 @@ static void put_leg_bios(struct quorum_io *io, bool read_buffers)
 		if (!bio)
 			continue;
 		if (read_buffers && leg != io->primary)
-			free_read_buffer(io->qc, bio);
+			quorum_free_read_buffer(io->qc, bio);
 		else
 			bio_put(bio);
 		io->leg_bio[leg] = NULL;
@@ -309,6 +309,7 @@ static void submit_leg_bios(struct quorum_io *io, bio_end_io_t *endio,
 		struct bio *bio = io->leg_bio[leg];
 
 		bio->bi_end_io = endio;
+		quorum_leg_sent(io->qc, leg);
 		if (leg == __fls(io->issued) && hop_worth_it(io, bio)) {
 			io->hopped = true;
 			quorum_hop(io, &io->hop_work, hop_submit_work);
@@ -321,25 +322,6 @@ static void submit_leg_bios(struct quorum_io *io, bio_end_io_t *endio,
 }
 
 /* ---- writes, flushes, write-zeroes ------------------------------------ */
-
-/*
- * @leg failed a write that succeeded: out of service, and the write's
- * regions to be resynced.  A failed flush may have lost any write the
- * leg had cached, so then every region is.  The leg is marked dead before
- * its regions are marked: the resync engine relies on that order when it
- * clears regions (see sync_clear_region()).
- */
-static void leg_missed_write(struct quorum_io *io, unsigned int leg)
-{
-	struct quorum_dirty *dirty = io->qc->dirty;
-
-	quorum_leg_failed(io->qc, leg);
-	if (io->iter.bi_size)
-		quorum_dirty_mark(dirty, leg, io->sector,
-				  io->iter.bi_size >> SECTOR_SHIFT);
-	else
-		dirty->ops->mark_all(dirty, leg);
-}
 
 static void write_done(struct quorum_io *io)
 {
@@ -357,8 +339,10 @@ static void write_done(struct quorum_io *io)
 	 */
 	for_each_leg(leg, failed) {
 		quorum_leg_io_error(io, leg);
+		/* a failed flush may have lost any write: every region */
 		if (ok >= qc->threshold)
-			leg_missed_write(io, leg);
+			quorum_leg_missed_write(qc, leg, io->sector,
+						io->iter.bi_size >> SECTOR_SHIFT);
 	}
 	if (ok < qc->threshold) {
 		status = majority_error(io, failed);
@@ -377,6 +361,7 @@ static void write_endio(struct bio *clone)
 	io->status[leg] = clone->bi_status;
 	io->leg_bio[leg] = NULL;
 	bio_put(clone);
+	quorum_leg_answered(io->qc, leg);
 	if (atomic_dec_and_test(&io->pending))
 		write_done(io);
 }
@@ -389,14 +374,12 @@ void quorum_write_submit(struct quorum_io *io)
 {
 	struct quorum_c *qc = io->qc;
 	unsigned long missed;
-	unsigned int leg;
 
 	io->issued = quorum_writable_legs(qc);
 	missed = quorum_all_legs(qc) & ~io->issued;
-	if (io->iter.bi_size)
-		for_each_leg(leg, missed)
-			quorum_dirty_mark(qc->dirty, leg, io->sector,
-					  io->iter.bi_size >> SECTOR_SHIFT);
+	if (io->iter.bi_size && missed)
+		quorum_state_mark_missed(&qc->state, missed, io->sector,
+					 io->iter.bi_size >> SECTOR_SHIFT);
 	alloc_leg_bios(io, false);
 	submit_leg_bios(io, write_endio, write_done);
 }
@@ -421,9 +404,31 @@ static void read_rewrite_work(struct work_struct *work)
 {
 	struct quorum_io *io = container_of(work, struct quorum_io, work);
 
-	if (!quorum_rewrite(io, io->rewrite_legs))
-		quorum_complete(io, BLK_STS_OK);
-	/* else the read completes after the rewrites */
+	if (quorum_rewrite(io, io->rewrite_legs))
+		return;		/* the read completes after the rewrites */
+	quorum_free_read_buffer(io->qc, io->rewrite_src);
+	io->rewrite_src = NULL;
+	quorum_complete(io, BLK_STS_OK);
+}
+
+/*
+ * Keep, for the rewrite, the read buffer of a leg that voted for the
+ * winner: the caller's pages hold the winner too, but the caller may
+ * change them (an O_DIRECT buffer) before the rewrite is written.  When
+ * only the primary, read into the caller's pages, voted for the winner
+ * (threshold 1), there is no copy of ours to write: no rewrite.
+ */
+static bool keep_winner(struct quorum_io *io, unsigned long winners)
+{
+	unsigned int leg;
+
+	winners &= ~BIT(io->primary);
+	if (!winners)
+		return false;
+	leg = __ffs(winners);
+	io->rewrite_src = io->leg_bio[leg];
+	io->leg_bio[leg] = NULL;
+	return true;
 }
 
 /* The legs in @ok disagree: vote, and rewrite the outvoted legs. */
@@ -431,9 +436,11 @@ static void read_voted(struct quorum_io *io, unsigned long ok)
 {
 	unsigned long outvoted = 0;
 	blk_status_t status = quorum_read_vote(io, ok, &outvoted);
+	bool rewrite = !status && outvoted && io->qc->rewrite_corrupted &&
+		       keep_winner(io, ok & ~outvoted);
 
 	put_leg_bios(io, true);
-	if (!status && outvoted && io->qc->rewrite_corrupted) {
+	if (rewrite) {
 		io->rewrite_legs = outvoted;
 		quorum_defer_alloc(io, read_rewrite_work);
 		return;
@@ -535,6 +542,7 @@ static void read_endio(struct bio *bio)
 	struct quorum_io *io = to_qclone(bio)->io;
 
 	io->status[to_qclone(bio)->leg] = bio->bi_status;
+	quorum_leg_answered(io->qc, to_qclone(bio)->leg);
 	if (atomic_dec_and_test(&io->pending))
 		read_last_endio(io);
 }
@@ -578,6 +586,7 @@ static void fifo_remap(struct quorum_io *io, unsigned int leg)
 
 	io->remapped = true;
 	io->next_leg = leg;
+	quorum_leg_sent(io->qc, leg);
 	bio_set_dev(bio, io->qc->legs[leg].dev->bdev);
 	bio->bi_status = BLK_STS_OK;	/* a success leaves it as it was */
 	bio->bi_iter = io->iter;
@@ -610,6 +619,7 @@ int quorum_end_io_fifo(struct quorum_c *qc, struct bio *bio,
 
 	if (!io->remapped)
 		return DM_ENDIO_DONE;	/* completed by quorum_complete() */
+	quorum_leg_answered(qc, io->next_leg);
 	if (*error) {
 		fifo_leg_failed(io, io->next_leg, *error);
 		leg = fifo_leg(io);
@@ -638,6 +648,7 @@ static void fifo_endio(struct bio *clone)
 	blk_status_t status = clone->bi_status;
 
 	bio_put(clone);
+	quorum_leg_answered(io->qc, leg);
 	if (!status) {
 		quorum_complete(io, BLK_STS_OK);
 		return;
@@ -663,6 +674,7 @@ static void fifo_next(struct quorum_io *io)
 	}
 	clone = alloc_clone(io, leg, GFP_NOIO);
 	clone->bi_end_io = fifo_endio;
+	quorum_leg_sent(io->qc, leg);
 	submit_bio_noacct(clone);
 }
 
@@ -682,6 +694,10 @@ int quorum_map_io(struct quorum_c *qc, struct bio *bio)
 	io->qc = qc;
 	io->bio = bio;
 	io->iter = bio->bi_iter;
+	if (read)
+		io->op = QUORUM_OP_READ;
+	else
+		io->op = bio_sectors(bio) ? QUORUM_OP_WRITE : QUORUM_OP_FLUSH;
 	/* Empty flushes carry no sector. */
 	if (bio_sectors(bio))
 		io->sector = dm_target_offset(qc->ti, bio->bi_iter.bi_sector);

@@ -10,32 +10,107 @@
  * goes on.  A new leg holds unknown data: it starts with every region to
  * copy and votes only once resynced.  Called under msg_lock.
  */
+#include <linux/blk-integrity.h>
 #include <linux/blkdev.h>
 
 #include "dm-quorum.h"
+
+/*
+ * How long a change of the leg set waits for the I/O in flight to drain
+ * while new I/O waits.  Healthy legs answer in far less; a leg that does
+ * not answer cannot be waited for (see leg_answered()).
+ */
+#define QUORUM_QUIESCE_TIMEOUT	(10 * HZ)
 
 struct quiesced {
 	bool engine_was_paused;
 	bool events_were_held;
 };
 
-static void quorum_quiesce(struct quorum_c *qc, struct quiesced *q)
+static void let_io_in(struct quorum_c *qc, const struct quiesced *q)
+{
+	WRITE_ONCE(qc->quiescing, false);
+	wake_up_all(&qc->quiesce_wq);
+	quorum_sync_unpause(qc, q->engine_was_paused);
+}
+
+/*
+ * Hold new I/O and wait for the I/O in flight; if it has not drained
+ * within QUORUM_QUIESCE_TIMEOUT, let I/O go on and refuse (-EBUSY): the
+ * device never stops for longer than that for a change of its legs.
+ */
+static int quorum_quiesce(struct quorum_c *qc, struct quiesced *q)
 {
 	q->engine_was_paused = quorum_sync_pause(qc);
 	WRITE_ONCE(qc->quiescing, true);
 	smp_mb();	/* pairs with enter_io() */
-	wait_event(qc->quiesce_wq, !atomic_read(&qc->inflight));
+	if (!wait_event_timeout(qc->quiesce_wq, !atomic_read(&qc->inflight),
+				QUORUM_QUIESCE_TIMEOUT)) {
+		let_io_in(qc, q);
+		quorum_refuse(qc, "%d I/Os still in flight after %u s: retry",
+			      atomic_read(&qc->inflight),
+			      QUORUM_QUIESCE_TIMEOUT / HZ);
+		return -EBUSY;
+	}
 	q->events_were_held = READ_ONCE(qc->suspended);
 	quorum_events_suspend(qc);
+	return 0;
 }
 
 static void quorum_unquiesce(struct quorum_c *qc, const struct quiesced *q)
 {
 	if (!q->events_were_held)
 		quorum_events_resume(qc);
-	WRITE_ONCE(qc->quiescing, false);
-	wake_up_all(&qc->quiesce_wq);
-	quorum_sync_unpause(qc, q->engine_was_paused);
+	let_io_in(qc, q);
+}
+
+/*
+ * Has @leg answered every bio sent to it?  A bio given to a leg that
+ * stopped answering cannot be taken back: its pages are the leg's until
+ * it completes.  Waiting for it would stop the device for as long, so a
+ * change of such a leg is refused (-EBUSY) until it answers.
+ */
+static int leg_answered(struct quorum_c *qc, unsigned int leg,
+			const char *what)
+{
+	int n = atomic_read(&qc->legs[leg].inflight);
+
+	if (!n)
+		return 0;
+	quorum_refuse(qc, "%s leg %u (%s): %d I/Os still in flight on it; retry once it answers",
+		      what, leg, qc->legs[leg].dev->name, n);
+	return -EBUSY;
+}
+
+/*
+ * What a live device advertises cannot change outside a table load (dm
+ * core has no restack of its limits), so a new leg must not need more
+ * than it: a volatile write cache where the device has none would never
+ * be flushed (dm core drops flushes and FUA before map), a leg without
+ * write-zeroes would fail every write-zeroes, a different integrity
+ * profile would get metadata it cannot hold.  Refused: reload the table
+ * with the new leg instead.
+ */
+static int check_live_limits(struct gendisk *disk, struct block_device *bdev,
+			     char **why)
+{
+	struct blk_integrity *di = blk_get_integrity(disk);
+	struct blk_integrity *li = blk_get_integrity(bdev->bd_disk);
+
+	if (bdev_write_cache(bdev) && !bdev_write_cache(disk->part0)) {
+		*why = "It has a volatile write cache, the quorum device none: reload the table";
+		return -EINVAL;
+	}
+	if (bdev_write_zeroes_sectors(disk->part0) &&
+	    !bdev_write_zeroes_sectors(bdev)) {
+		*why = "It lacks the quorum device's write-zeroes: reload the table";
+		return -EINVAL;
+	}
+	if (di && (!li || memcmp(di, li, sizeof(*di)))) {
+		*why = "Its integrity profile differs: reload the table";
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /*
@@ -71,7 +146,7 @@ int quorum_check_new_leg(struct quorum_c *qc, struct dm_dev *dev,
 		*why = "The device's logical block size is larger than the quorum device's";
 		return -EINVAL;
 	}
-	return 0;
+	return qc->resumed ? check_live_limits(dm_disk(md), dev->bdev, why) : 0;
 }
 
 /* Open @path as a would-be leg; refuses (logged) what cannot be one. */
@@ -109,20 +184,24 @@ int quorum_replace_leg(struct quorum_c *qc, unsigned int leg,
 	struct quiesced q;
 	int r;
 
-	r = quorum_no_scrub(qc) ?: quorum_voters_left(qc, leg, "cannot replace");
+	r = quorum_no_scrub(qc) ?: quorum_voters_left(qc, leg, "cannot replace") ?:
+	    leg_answered(qc, leg, "cannot replace");
 	if (r)
 		return r;
 	r = get_new_leg(qc, path, leg, &dev);
 	if (r)
 		return r;
-	quorum_quiesce(qc, &q);
+	r = quorum_quiesce(qc, &q);
+	if (r) {
+		dm_put_device(qc->ti, dev);
+		return r;
+	}
 	old = qc->legs[leg].dev;
 	quorum_legs_lock();
 	qc->legs[leg].dev = dev;
 	quorum_legs_unlock();
 	reset_counters(&qc->legs[leg]);
-	quorum_set_leg_state(qc, leg, QUORUM_LEG_DEAD);
-	qc->dirty->ops->mark_all(qc->dirty, leg);
+	quorum_state_new_device(&qc->state, leg);
 	quorum_unquiesce(qc, &q);
 	dm_put_device(qc->ti, old);
 	DMINFO("%s: leg %u is now %s, resyncing", quorum_dev_name(qc), leg,
@@ -151,13 +230,17 @@ int quorum_add_leg(struct quorum_c *qc, const char *path)
 		return r;
 	/* the reserves must cover one I/O over every leg */
 	r = quorum_io_resize(qc, leg + 1) ?: quorum_sync_resize(qc, leg + 1) ?:
-	    qc->dirty->ops->add_leg(qc->dirty, leg);
+	    quorum_state_add_leg_prepare(&qc->state);
 	if (r) {
 		dm_put_device(qc->ti, dev);
 		quorum_refuse(qc, "add_leg: cannot allocate for one more leg");
 		return r;
 	}
-	quorum_quiesce(qc, &q);
+	r = quorum_quiesce(qc, &q);
+	if (r) {
+		dm_put_device(qc->ti, dev);
+		return r;
+	}
 	/* a running resync's pages are for the old count: start it again */
 	resync = qc->sync.action == QUORUM_SYNC_RESYNC ? qc->sync.targets : 0;
 	quorum_sync_stop(qc);
@@ -165,42 +248,28 @@ int quorum_add_leg(struct quorum_c *qc, const char *path)
 	qc->legs[leg].dev = dev;
 	reset_counters(&qc->legs[leg]);
 	qc->nr_legs++;
+	quorum_state_add_leg(&qc->state);
 	quorum_legs_unlock();
-	quorum_set_leg_state(qc, leg, QUORUM_LEG_DEAD);
 	quorum_unquiesce(qc, &q);
 	DMINFO("%s: leg %u (%s) added, resyncing", quorum_dev_name(qc), leg,
 	       dev->name);
 	return quorum_resync_legs(qc, resync | BIT(leg));
 }
 
-/* Remove bit @leg from @mask, moving the higher bits down. */
-static unsigned long drop_bit(unsigned long mask, unsigned int leg)
-{
-	unsigned long low = mask & (BIT(leg) - 1);
-
-	return low | ((mask >> 1) & ~(BIT(leg) - 1));
-}
-
 static void remove_leg_state(struct quorum_c *qc, unsigned int leg)
 {
-	unsigned long flags;
-
 	quorum_legs_lock();
 	memmove(&qc->legs[leg], &qc->legs[leg + 1],
 		(qc->nr_legs - leg - 1) * sizeof(qc->legs[0]));
-	qc->dirty->ops->remove_leg(qc->dirty, leg, qc->nr_legs);
 	quorum_events_remove_leg(qc, leg);
-	spin_lock_irqsave(&qc->state_lock, flags);
-	qc->dead = drop_bit(qc->dead, leg);
-	qc->syncing = drop_bit(qc->syncing, leg);
+	quorum_state_remove_leg(&qc->state, leg);
 	qc->nr_legs--;
-	quorum_update_leg_masks(qc);
-	spin_unlock_irqrestore(&qc->state_lock, flags);
 	quorum_legs_unlock();
 }
 
 int quorum_remove_leg(struct quorum_c *qc, unsigned int leg)
 {
+	unsigned long readable = quorum_readable_legs(qc);
 	struct dm_dev *dev = qc->legs[leg].dev;
 	unsigned long resync;
 	struct quiesced q;
@@ -215,10 +284,12 @@ int quorum_remove_leg(struct quorum_c *qc, unsigned int leg)
 	r = quorum_no_scrub(qc);
 	if (r)
 		return r;
-	if (test_bit(leg, &qc->readable) &&
+	if (test_bit(leg, &readable) &&
 	    quorum_voters_left(qc, leg, "cannot remove"))
 		return -EBUSY;
-	quorum_quiesce(qc, &q);
+	r = leg_answered(qc, leg, "cannot remove") ?: quorum_quiesce(qc, &q);
+	if (r)
+		return r;
 	resync = qc->sync.action == QUORUM_SYNC_RESYNC ? qc->sync.targets : 0;
 	quorum_sync_stop(qc);	/* its legs go back to 'D', renumbered below */
 	remove_leg_state(qc, leg);
@@ -226,6 +297,6 @@ int quorum_remove_leg(struct quorum_c *qc, unsigned int leg)
 	schedule_work(&qc->event_work);
 	DMINFO("%s: leg %u (%s) removed", quorum_dev_name(qc), leg, dev->name);
 	dm_put_device(qc->ti, dev);
-	resync = drop_bit(resync & ~BIT(leg), leg);
+	resync = quorum_drop_bit(resync & ~BIT(leg), leg);
 	return resync ? quorum_resync_legs(qc, resync) : 0;
 }

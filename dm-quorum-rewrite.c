@@ -236,6 +236,36 @@ static void rewrite_done_work(struct work_struct *work)
 	rewrite_done(container_of(work, struct quorum_io, work));
 }
 
+/* The last rewrite ended: the winner's buffer goes back at once. */
+static void rewrite_end(struct quorum_io *io)
+{
+	quorum_free_read_buffer(io->qc, io->rewrite_src);
+	io->rewrite_src = NULL;
+	quorum_defer_alloc(io, rewrite_done_work);	/* held writes */
+}
+
+static void rewrite_endio(struct bio *clone);
+
+/* A write of the winner, from the read buffer that holds it, to @leg. */
+static struct bio *rewrite_bio(struct quorum_io *io, unsigned int leg)
+{
+	struct quorum_c *qc = io->qc;
+	struct bio *src = io->rewrite_src, *bio;
+	struct bvec_iter_all iter_all;
+	struct bio_vec *bv;
+
+	bio = bio_alloc_bioset(qc->legs[leg].dev->bdev, src->bi_vcnt,
+			       REQ_OP_WRITE | REQ_SYNC, GFP_NOIO, &qc->bs);
+	bio_for_each_segment_all(bv, src, iter_all)
+		__bio_add_page(bio, bv->bv_page, bv->bv_len, bv->bv_offset);
+	bio->bi_iter.bi_sector = io->sector;
+	bio->bi_ioprio = io->bio->bi_ioprio;
+	bio->bi_end_io = rewrite_endio;
+	to_qclone(bio)->io = io;
+	to_qclone(bio)->leg = leg;
+	return bio;
+}
+
 static void rewrite_endio(struct bio *clone)
 {
 	struct quorum_clone *qclone = to_qclone(clone);
@@ -248,14 +278,15 @@ static void rewrite_endio(struct bio *clone)
 	else
 		atomic_inc(&leg->rewrites);
 	bio_put(clone);
+	quorum_leg_answered(io->qc, qclone->leg);
 	if (atomic_dec_and_test(&io->pending))
-		quorum_defer_alloc(io, rewrite_done_work); /* held writes */
+		rewrite_end(io);
 }
 
 /*
- * Write the caller's pages, which hold the winning data, to the legs in
- * @legs.  Returns false, doing nothing, if a write to the range may have
- * made the winner stale; else the read completes when the rewrites have.
+ * Write the winning data, from io->rewrite_src, to the legs in @legs.
+ * Returns false, doing nothing, if a write to the range may have made the
+ * winner stale; else the read completes when the rewrites have.
  * Runs in the allocating workqueue.
  */
 bool quorum_rewrite(struct quorum_io *io, unsigned long legs)
@@ -285,19 +316,13 @@ bool quorum_rewrite(struct quorum_io *io, unsigned long legs)
 	/* One at a time: each is submitted before the next is allocated. */
 	atomic_set(&io->pending, hweight_long(legs) + 1);
 	for_each_leg(leg, legs) {
-		struct bio *clone = bio_alloc_clone(qc->legs[leg].dev->bdev,
-						    io->bio, GFP_NOIO, &qc->bs);
-		struct quorum_clone *qclone = to_qclone(clone);
+		struct bio *bio = rewrite_bio(io, leg);
 
-		clone->bi_opf = REQ_OP_WRITE | REQ_SYNC;	/* never REQ_POLLED */
-		clone->bi_iter.bi_sector = io->sector;
-		clone->bi_end_io = rewrite_endio;
-		qclone->io = io;
-		qclone->leg = leg;
-		submit_bio_noacct(clone);
+		quorum_leg_sent(qc, leg);
+		submit_bio_noacct(bio);
 	}
 	if (atomic_dec_and_test(&io->pending))
-		rewrite_done(io);
+		rewrite_end(io);
 	return true;
 }
 

@@ -27,6 +27,16 @@ module_param(max_sync_rate, uint, 0644);
 MODULE_PARM_DESC(max_sync_rate,
 		 "Resync and scrub rate limit per device, KiB/s (0: none)");
 
+/*
+ * For the tests: hold a resync that has copied everything for this long
+ * before its legs are judged, so that a failure can be made to land in
+ * that window every time (tests/cases/141).
+ */
+static unsigned int sync_finish_delay_ms;
+module_param(sync_finish_delay_ms, uint, 0644);
+MODULE_PARM_DESC(sync_finish_delay_ms,
+		 "Testing only: delay before a finished resync's legs come back, ms");
+
 static const char * const action_names[] = {
 	[QUORUM_SYNC_IDLE] = "idle",
 	[QUORUM_SYNC_RESYNC] = "resync",
@@ -41,7 +51,7 @@ const char *quorum_sync_action_name(enum quorum_sync_action action)
 
 static sector_t region_sectors(struct quorum_c *qc)
 {
-	return (sector_t)1 << qc->dirty->region_shift;
+	return (sector_t)1 << quorum_state_region_shift(&qc->state);
 }
 
 /* ---- I/O of one piece -------------------------------------------------- */
@@ -52,6 +62,7 @@ static void sync_endio(struct bio *bio)
 	struct quorum_sync *qs = &qclone->io->qc->sync;
 
 	qclone->io->status[qclone->leg] = bio->bi_status;
+	quorum_leg_answered(qclone->io->qc, qclone->leg);
 	if (atomic_dec_and_test(&qs->pending))
 		complete(&qs->io_done);
 }
@@ -98,6 +109,7 @@ static void piece_io(struct quorum_io *io, unsigned long legs, blk_opf_t opf,
 		struct bio *bio = piece_bio(io, leg, pages, opf);
 
 		io->leg_bio[leg] = bio;
+		quorum_leg_sent(io->qc, leg);
 		submit_bio_noacct(bio);
 	}
 	if (!atomic_dec_and_test(&qs->pending))
@@ -143,13 +155,13 @@ static void piece_write(struct quorum_io *io, unsigned long legs,
 	struct quorum_c *qc = io->qc;
 	unsigned int leg;
 
+	io->op = QUORUM_OP_WRITE;
 	piece_io(io, legs, REQ_OP_WRITE | REQ_SYNC, leg_pages(&qc->sync, io->primary));
 	for_each_leg(leg, legs) {
 		if (io->status[leg]) {
 			quorum_leg_io_error(io, leg);
-			quorum_leg_failed(qc, leg);
-			quorum_dirty_mark(qc->dirty, leg, io->sector,
-					  io->iter.bi_size >> SECTOR_SHIFT);
+			quorum_leg_missed_write(qc, leg, io->sector,
+						io->iter.bi_size >> SECTOR_SHIFT);
 		} else if (repair) {
 			atomic_inc(&qc->legs[leg].rewrites);
 		}
@@ -173,6 +185,7 @@ static bool sync_piece(struct quorum_c *qc, sector_t sector,
 
 	memset(io, 0, offsetof(struct quorum_io, work));
 	io->qc = qc;
+	io->op = QUORUM_OP_READ;
 	io->sector = sector;
 	io->iter.bi_sector = qc->ti->begin + sector;
 	io->iter.bi_size = sectors << SECTOR_SHIFT;
@@ -211,53 +224,26 @@ static bool sync_piece(struct quorum_c *qc, sector_t sector,
 
 /* ---- regions ----------------------------------------------------------- */
 
-static bool region_wanted(struct quorum_c *qc, u64 region)
+/* The next region from @from the action goes through; nr_regions at the end. */
+static u64 next_region(struct quorum_c *qc, u64 from)
 {
 	struct quorum_sync *qs = &qc->sync;
-	unsigned int leg;
 
 	if (qs->action != QUORUM_SYNC_RESYNC)
-		return true;
-	for_each_leg(leg, qs->targets)
-		if (quorum_dirty_test(qc->dirty, leg, region))
-			return true;
-	return false;
+		return min(from, quorum_state_nr_regions(&qc->state));
+	return quorum_state_next_missed(&qc->state, qs->targets, from);
 }
 
 static sector_t region_len(struct quorum_c *qc, u64 region)
 {
-	sector_t start = region << qc->dirty->region_shift;
+	sector_t start = region << quorum_state_region_shift(&qc->state);
 
 	return min_t(sector_t, region_sectors(qc), qc->ti->len - start);
 }
 
-/*
- * The targets now hold @region.  A target that died meanwhile keeps it
- * dirty: its death is published before the regions it missed are marked
- * (leg_missed_write()), so a death seen only after the clear is re-marked
- * here and a mark made after the clear stays.
- */
-static void sync_clear_region(struct quorum_c *qc, u64 region)
-{
-	struct quorum_dirty *dirty = qc->dirty;
-	unsigned int leg;
-
-	for_each_leg(leg, qc->sync.targets) {
-		dirty->ops->clear(dirty, leg, region);
-		/*
-		 * Order the clear before the look at @dead; pairs with a
-		 * leg's death being set before its regions are marked.
-		 */
-		smp_mb__after_atomic();
-		if (test_bit(leg, &qc->dead))
-			quorum_dirty_mark(dirty, leg,
-					  region << dirty->region_shift, 1);
-	}
-}
-
 static void sync_region(struct quorum_c *qc, u64 region)
 {
-	sector_t start = region << qc->dirty->region_shift;
+	sector_t start = region << quorum_state_region_shift(&qc->state);
 	sector_t len = region_len(qc, region), off;
 	bool ok = true;
 
@@ -265,7 +251,7 @@ static void sync_region(struct quorum_c *qc, u64 region)
 		ok &= sync_piece(qc, start + off,
 				 min_t(sector_t, len - off, QUORUM_READ_MAX_SECTORS));
 	if (ok && qc->sync.action == QUORUM_SYNC_RESYNC)
-		sync_clear_region(qc, region);
+		quorum_state_region_done(&qc->state, qc->sync.targets, region);
 }
 
 static bool sync_interrupted(struct quorum_sync *qs)
@@ -342,29 +328,29 @@ static int alloc_pages_of(struct quorum_c *qc)
 }
 
 /*
- * The action ended, finished or stopped.  Resync targets that hold every
- * region come back into service; the others go back to 'D', keeping the
- * regions they still miss for the next reinstate.
+ * The action ended, finished or stopped.  Resync targets that are still
+ * 'S' and hold every region come back into service; the others go back
+ * to 'D', keeping the regions they still miss for the next reinstate.
+ * The state machine decides each one atomically: a leg that failed a
+ * write a moment before stays out.
  */
 static void sync_finish(struct quorum_c *qc)
 {
 	struct quorum_sync *qs = &qc->sync;
 	enum quorum_sync_action action = qs->action;
+	bool stopped = READ_ONCE(qs->stop);
+	unsigned int delay = READ_ONCE(sync_finish_delay_ms);
 	unsigned int leg;
 
-	for_each_leg(leg, qs->targets) {
-		if (!qs->stop && !test_bit(leg, &qc->dead) &&
-		    !qc->dirty->ops->count(qc->dirty, leg)) {
-			quorum_set_leg_state(qc, leg, QUORUM_LEG_ALIVE);
+	if (delay && !stopped && qs->targets)
+		msleep(delay);
+	for_each_leg(leg, qs->targets)
+		if (quorum_state_finish_sync(&qc->state, leg, stopped))
 			quorum_report_leg(qc, QUORUM_EV_LEG_REINSTATED, leg);
-		} else {
-			quorum_set_leg_state(qc, leg, QUORUM_LEG_DEAD);
-		}
-	}
 	free_pages_of(qc);
 	WRITE_ONCE(qs->targets, 0);
 	WRITE_ONCE(qs->action, QUORUM_SYNC_IDLE);
-	if (!qs->stop)
+	if (!stopped)
 		quorum_report_sync_done(qc, action_names[action], qs->mismatches);
 }
 
@@ -374,18 +360,18 @@ static void sync_work(struct work_struct *work)
 	struct quorum_c *qc = container_of(qs, struct quorum_c, sync);
 
 	sync_rate_restart(qs, READ_ONCE(max_sync_rate));
-	while (!sync_interrupted(qs) && qs->region < qc->dirty->nr_regions) {
-		u64 region = qs->region;
+	while (!sync_interrupted(qs)) {
+		u64 region = next_region(qc, qs->region);
 
+		if (region >= quorum_state_nr_regions(&qc->state))
+			break;
 		/* a target that died is done with */
 		if (qs->action == QUORUM_SYNC_RESYNC &&
 		    !(qs->targets & quorum_writable_legs(qc)))
 			break;
-		if (region_wanted(qc, region)) {
-			sync_region(qc, region);
-			WRITE_ONCE(qs->done, qs->done + region_len(qc, region));
-			sync_throttle(qs);
-		}
+		sync_region(qc, region);
+		WRITE_ONCE(qs->done, qs->done + region_len(qc, region));
+		sync_throttle(qs);
 		WRITE_ONCE(qs->region, region + 1);
 		cond_resched();
 	}
@@ -397,12 +383,17 @@ static void sync_work(struct work_struct *work)
 /* Sectors the action will go through. */
 static sector_t sync_total(struct quorum_c *qc)
 {
+	u64 r = 0, nr = quorum_state_nr_regions(&qc->state), n = 0;
 	sector_t total = 0;
-	u64 r;
 
-	for (r = 0; r < qc->dirty->nr_regions; r++)
-		if (region_wanted(qc, r))
-			total += region_len(qc, r);
+	if (qc->sync.action != QUORUM_SYNC_RESYNC)
+		return qc->ti->len;
+	/* the map may hold tens of millions of regions */
+	while ((r = next_region(qc, r)) < nr) {
+		total += region_len(qc, r++);
+		if (!(++n % 4096))
+			cond_resched();
+	}
 	return total;
 }
 
@@ -414,15 +405,12 @@ int quorum_sync_start(struct quorum_c *qc, enum quorum_sync_action action,
 		      unsigned long targets)
 {
 	struct quorum_sync *qs = &qc->sync;
-	unsigned int leg;
 	int r;
 
 	r = alloc_pages_of(qc);
 	if (r)
 		return r;
-	qs->targets = targets;
-	for_each_leg(leg, targets)
-		quorum_set_leg_state(qc, leg, QUORUM_LEG_SYNCING);
+	qs->targets = quorum_state_start_sync(&qc->state, targets);
 	qs->action = action;
 	qs->stop = false;
 	qs->region = 0;

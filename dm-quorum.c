@@ -32,60 +32,19 @@ static void quorum_event_work(struct work_struct *work)
 	dm_table_event(qc->ti->table);
 }
 
-/* Derive the masks the I/O paths read; under state_lock. */
-void quorum_update_leg_masks(struct quorum_c *qc)
-{
-	lockdep_assert_held(&qc->state_lock);
-	WRITE_ONCE(qc->readable, quorum_all_legs(qc) & ~qc->dead & ~qc->syncing);
-	WRITE_ONCE(qc->writable, quorum_all_legs(qc) & ~qc->dead);
-}
-
 /*
- * Set @leg's state and the masks the I/O paths read; any context.
- * Returns false if the leg was in that state already.
+ * @leg missed a write (or a flush, @len 0: every region) that succeeded:
+ * out of service with the range to resync, a LEG_FAILED uevent.  Any
+ * context.
  */
-bool quorum_set_leg_state(struct quorum_c *qc, unsigned int leg,
-			  enum quorum_leg_state state)
+void quorum_leg_missed_write(struct quorum_c *qc, unsigned int leg,
+			     sector_t sector, sector_t len)
 {
-	unsigned long flags;
-	bool was_dead, was_syncing, changed;
-
-	spin_lock_irqsave(&qc->state_lock, flags);
-	was_dead = test_bit(leg, &qc->dead);
-	was_syncing = test_bit(leg, &qc->syncing);
-	/* the leg is never readable in between: syncing is set first */
-	if (state == QUORUM_LEG_SYNCING)
-		set_bit(leg, &qc->syncing);
-	if (state == QUORUM_LEG_DEAD)
-		set_bit(leg, &qc->dead);
-	else
-		clear_bit(leg, &qc->dead);
-	if (state != QUORUM_LEG_SYNCING)
-		clear_bit(leg, &qc->syncing);
-	quorum_update_leg_masks(qc);
-	changed = was_dead != test_bit(leg, &qc->dead) ||
-		  was_syncing != test_bit(leg, &qc->syncing);
-	spin_unlock_irqrestore(&qc->state_lock, flags);
-	if (changed)
-		schedule_work(&qc->event_work);
-	return changed;
-}
-
-/* Take @leg out of service: 'D', a LEG_FAILED uevent.  Any context. */
-static bool quorum_leg_out(struct quorum_c *qc, unsigned int leg)
-{
-	if (!quorum_set_leg_state(qc, leg, QUORUM_LEG_DEAD))
-		return false;
+	if (!quorum_state_missed_write(&qc->state, leg, sector, len))
+		return;
 	quorum_report_leg(qc, QUORUM_EV_LEG_FAILED, leg);
-	return true;
-}
-
-/* @leg failed a write that succeeded: out of service.  Any context. */
-void quorum_leg_failed(struct quorum_c *qc, unsigned int leg)
-{
-	if (quorum_leg_out(qc, leg))
-		DMERR_LIMIT("%s: leg %u (%s) missed a write and is now out of service",
-			    quorum_dev_name(qc), leg, qc->legs[leg].dev->name);
+	DMERR_LIMIT("%s: leg %u (%s) missed a write and is now out of service",
+		    quorum_dev_name(qc), leg, qc->legs[leg].dev->name);
 }
 
 const char *quorum_dev_name(struct quorum_c *qc)
@@ -174,25 +133,12 @@ void quorum_legs_unlock(void)
  * Returns true if it was being resynced, to go on with on resume.
  */
 static bool take_over_leg(struct quorum_c *qc, unsigned int i,
-			  struct quorum_c *old, unsigned int j, bool same_map)
+			  struct quorum_c *old, unsigned int j)
 {
-	struct quorum_dirty *d = qc->dirty, *od = old->dirty;
-	u64 r;
-
 	atomic_set(&qc->legs[i].io_errors, atomic_read(&old->legs[j].io_errors));
 	atomic_set(&qc->legs[i].mismatches, atomic_read(&old->legs[j].mismatches));
 	atomic_set(&qc->legs[i].rewrites, atomic_read(&old->legs[j].rewrites));
-	if (test_bit(j, &old->readable))
-		return false;
-	quorum_set_leg_state(qc, i, QUORUM_LEG_DEAD);
-	if (same_map) {
-		for (r = 0; r < od->nr_regions; r++)
-			if (od->ops->test(od, j, r))
-				quorum_dirty_mark(d, i, r << d->region_shift, 1);
-	} else {
-		d->ops->mark_all(d, i);
-	}
-	return test_bit(j, &old->syncing);
+	return quorum_state_take_over(&qc->state, i, &old->state, j);
 }
 
 /*
@@ -204,7 +150,8 @@ static bool take_over_leg(struct quorum_c *qc, unsigned int i,
 static unsigned long take_over(struct quorum_c *qc, struct quorum_c *old)
 {
 	bool same_map = old->ti->len == qc->ti->len &&
-			old->dirty->region_shift == qc->dirty->region_shift;
+			quorum_state_region_shift(&old->state) ==
+			quorum_state_region_shift(&qc->state);
 	int old_leg[QUORUM_MAX_LEGS];
 	unsigned long resync = 0;
 	unsigned int i;
@@ -215,10 +162,9 @@ static unsigned long take_over(struct quorum_c *qc, struct quorum_c *old)
 				     QUORUM_NO_LEG);
 		old_leg[i] = j;
 		if (j < 0) {
-			qc->dirty->ops->mark_all(qc->dirty, i);
-			quorum_set_leg_state(qc, i, QUORUM_LEG_DEAD);
+			quorum_state_new_device(&qc->state, i);
 			__set_bit(i, &resync);
-		} else if (take_over_leg(qc, i, old, j, same_map)) {
+		} else if (take_over_leg(qc, i, old, j)) {
 			__set_bit(i, &resync);
 		}
 	}
@@ -276,8 +222,7 @@ static void quorum_free(struct quorum_c *qc)
 	if (qc->wq)
 		destroy_workqueue(qc->wq);
 	quorum_io_exit(qc);
-	if (qc->dirty)
-		qc->dirty->ops->destroy(qc->dirty);
+	quorum_state_exit(&qc->state);
 	if (!IS_ERR_OR_NULL(qc->hash))
 		crypto_free_shash(qc->hash);
 	for (i = 0; i < qc->nr_legs; i++)
@@ -320,9 +265,9 @@ static int quorum_alloc_hash(struct quorum_c *qc, const char *name)
 
 static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
+	unsigned int i, region_sectors;
 	struct quorum_args qa;
 	struct quorum_c *qc;
-	unsigned int i;
 	int r;
 
 	r = quorum_parse_args(argc, argv, &qa, &ti->error);
@@ -342,7 +287,6 @@ static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	qc->rewrite_corrupted = qa.rewrite_corrupted;
 	INIT_WORK(&qc->event_work, quorum_event_work);
 	quorum_events_init(qc);
-	spin_lock_init(&qc->state_lock);
 	mutex_init(&qc->msg_lock);
 	ratelimit_state_init(&qc->msg_ratelimit, DEFAULT_RATELIMIT_INTERVAL,
 			     DEFAULT_RATELIMIT_BURST);
@@ -358,18 +302,23 @@ static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		goto bad;
 
-	qc->readable = quorum_all_legs(qc);
-	qc->writable = quorum_all_legs(qc);
-
 	r = quorum_io_init(qc);
 	if (r) {
 		ti->error = "Cannot allocate I/O reserves";
 		goto bad;
 	}
 
-	qc->dirty = quorum_dirty_create_mem(qc->nr_legs, ti->len,
-					    qa.region_sectors);
-	r = qc->dirty ? quorum_sync_init(qc) : -ENOMEM;
+	r = quorum_regions(ti->len, qa.region_sectors, qa.region_given,
+			   &region_sectors, &ti->error);
+	if (r) {
+		DMERR("%llu sectors: region_size %u gives over %u regions; least: %u",
+		      (unsigned long long)ti->len, qa.region_sectors,
+		      QUORUM_MAX_REGIONS, region_sectors);
+		goto bad;
+	}
+	r = quorum_state_init(&qc->state, qc->nr_legs, ti->len,
+			      region_sectors, &qc->event_work) ?:
+	    quorum_sync_init(qc);
 	if (r) {
 		ti->error = "Cannot allocate the region map and resync engine";
 		goto bad;
@@ -505,25 +454,28 @@ int quorum_resync_legs(struct quorum_c *qc, unsigned long legs)
 		legs |= qc->sync.targets;
 		quorum_sync_stop(qc);
 	}
-	legs &= qc->dead;
+	legs &= quorum_state_dead(&qc->state);
 	return legs ? quorum_sync_start(qc, QUORUM_SYNC_RESYNC, legs) : 0;
 }
 
 static int msg_fail(struct quorum_c *qc, unsigned int leg)
 {
-	if (test_bit(leg, &qc->dead))
+	int r = quorum_state_fail_voting(&qc->state, leg, qc->threshold);
+
+	if (r == -EALREADY)
 		return quorum_refuse(qc, "leg %u is already out of service", leg);
-	if (test_bit(leg, &qc->readable) &&
-	    quorum_voters_left(qc, leg, "cannot fail"))
-		return -EBUSY;
-	if (test_bit(leg, &qc->syncing)) {
+	if (r)
+		return quorum_refuse(qc, "cannot fail leg %u: fewer than %u other legs in service",
+				     leg, qc->threshold);
+	quorum_report_leg(qc, QUORUM_EV_LEG_FAILED, leg);
+	/* a resync of it stops; the others it was resyncing go on */
+	if (qc->sync.action == QUORUM_SYNC_RESYNC &&
+	    test_bit(leg, &qc->sync.targets)) {
 		unsigned long others = qc->sync.targets & ~BIT(leg);
 
 		quorum_sync_stop(qc);	/* its legs go back to 'D' */
-		quorum_report_leg(qc, QUORUM_EV_LEG_FAILED, leg);
 		return quorum_resync_legs(qc, others);
 	}
-	quorum_leg_out(qc, leg);
 	return 0;
 }
 
@@ -537,7 +489,7 @@ static int reinstate(struct quorum_c *qc, unsigned int leg)
 
 static int msg_reinstate(struct quorum_c *qc, unsigned int leg)
 {
-	if (!test_bit(leg, &qc->dead))
+	if (quorum_state_of(&qc->state, leg) != QUORUM_LEG_DEAD)
 		return quorum_refuse(qc, "leg %u is not out of service", leg);
 	return reinstate(qc, leg);
 }
@@ -546,15 +498,13 @@ static int msg_rewrite(struct quorum_c *qc, unsigned int leg)
 {
 	int r;
 
-	if (test_bit(leg, &qc->syncing)) {
-		quorum_refuse(qc, "leg %u is being resynced already", leg);
-		return -EBUSY;
-	}
 	r = quorum_no_scrub(qc) ?: quorum_voters_left(qc, leg, "cannot rewrite");
 	if (r)
 		return r;
-	qc->dirty->ops->mark_all(qc->dirty, leg);
-	quorum_set_leg_state(qc, leg, QUORUM_LEG_DEAD);
+	if (quorum_state_rewrite(&qc->state, leg)) {
+		quorum_refuse(qc, "leg %u is being resynced already", leg);
+		return -EBUSY;
+	}
 	return reinstate(qc, leg);
 }
 
@@ -607,12 +557,17 @@ static int quorum_message(struct dm_target *ti, unsigned int argc,
 	char *error;
 	int r;
 
+	/*
+	 * Messages are serialised, and with them the engine's start and
+	 * stop; the leg index is checked under the lock, against the leg
+	 * count the message will act on.
+	 */
+	mutex_lock(&qc->msg_lock);
 	r = quorum_parse_message(argc, argv, qc->nr_legs, &msg, &error);
 	if (r)
-		return quorum_refuse(qc, "%s", error);
-	/* messages are serialised, and with them the engine's start and stop */
-	mutex_lock(&qc->msg_lock);
-	r = quorum_do_message(qc, &msg);
+		r = quorum_refuse(qc, "%s", error);
+	else
+		r = quorum_do_message(qc, &msg);
 	mutex_unlock(&qc->msg_lock);
 	return r;
 }
@@ -621,9 +576,7 @@ static int quorum_message(struct dm_target *ti, unsigned int argc,
 
 static char quorum_health_char(struct quorum_c *qc, unsigned int leg)
 {
-	if (test_bit(leg, &qc->dead))
-		return 'D';
-	return test_bit(leg, &qc->syncing) ? 'S' : 'A';
+	return quorum_state_char(&qc->state, leg);
 }
 
 static void quorum_sync_status(struct quorum_c *qc, char *result,
@@ -648,12 +601,16 @@ static void quorum_status(struct dm_target *ti, status_type_t type,
 	const char *hash = crypto_shash_alg_name(qc->hash);
 	bool fifo = qc->read_pattern == QUORUM_READ_FIFO;
 	bool default_hash = !strcmp(hash, QUORUM_DEFAULT_HASH);
-	unsigned int region = 1U << qc->dirty->region_shift;
+	unsigned int region = 1U << quorum_state_region_shift(&qc->state);
 	bool default_region = region == QUORUM_DEFAULT_REGION_SECTORS;
 	unsigned int sz = 0, i;
 
-	/* the leg set may change under a message */
-	mutex_lock(&qc->msg_lock);
+	/*
+	 * The leg set may change under a message: hold it still, but never
+	 * wait for a message, nor for I/O (the lock is held only while a
+	 * change is made, never while one waits).
+	 */
+	quorum_legs_lock();
 	switch (type) {
 	case STATUSTYPE_INFO:
 		DMEMIT("%u %u ", qc->threshold, qc->nr_legs);
@@ -706,7 +663,7 @@ static void quorum_status(struct dm_target *ti, status_type_t type,
 		DMEMIT(";");
 		break;
 	}
-	mutex_unlock(&qc->msg_lock);
+	quorum_legs_unlock();
 }
 
 static int quorum_iterate_devices(struct dm_target *ti,

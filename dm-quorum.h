@@ -20,8 +20,8 @@
 
 #include "dm-quorum-args.h"
 #include "dm-quorum-compat.h"
-#include "dm-quorum-dirty.h"
 #include "dm-quorum-events.h"
+#include "dm-quorum-state.h"
 
 #define DM_MSG_PREFIX "quorum"
 
@@ -54,6 +54,7 @@ struct quorum_leg {
 	atomic_t io_errors;	/* failed reads, writes and flushes */
 	atomic_t mismatches;	/* reads whose data this leg disagreed on */
 	atomic_t rewrites;	/* repairs written to this leg */
+	atomic_t inflight;	/* our bios sent to it, not yet answered */
 };
 
 /* Per-bio data of every bio mapped by the target. */
@@ -62,6 +63,7 @@ struct quorum_io {
 	struct bio *bio;		/* the bio from dm core we complete */
 	struct bvec_iter iter;		/* its range as mapped */
 	sector_t sector;		/* first sector on the legs */
+	enum quorum_op op;		/* for reports: read, write or flush */
 	atomic_t pending;
 	unsigned long issued;		/* legs this I/O was sent to */
 	unsigned int next_leg;		/* fifo reads: the next leg to try */
@@ -70,6 +72,7 @@ struct quorum_io {
 	unsigned long agree;		/* ... legs equal to the first that read */
 	blk_status_t status[QUORUM_MAX_LEGS];
 	struct bio *leg_bio[QUORUM_MAX_LEGS];	/* quorum reads, until voted */
+	struct bio *rewrite_src;	/* a read buffer holding the winner */
 	struct list_head node;		/* in rewrites, writes or held_writes */
 	unsigned long rewrite_legs;	/* outvoted legs to rewrite */
 	u32 writes_seen;		/* quorum reads: writes to the range */
@@ -147,19 +150,8 @@ struct quorum_c {
 	struct crypto_shash *hash;
 	unsigned int digest_size;
 
-	/*
-	 * Leg states, changed under state_lock (quorum_set_leg_state()).
-	 * 'D' dead: out of service, after a failed write or flush or a fail
-	 * message; the writes it misses are marked in @dirty.  'S' syncing:
-	 * written but never read until the resync engine has copied it the
-	 * regions it missed.  The I/O paths read the derived masks only.
-	 */
-	spinlock_t state_lock;
-	unsigned long dead;
-	unsigned long syncing;
-	unsigned long readable;		/* neither dead nor syncing */
-	unsigned long writable;		/* not dead */
-	struct quorum_dirty *dirty;
+	/* leg states and the regions legs missed (dm-quorum-state.h) */
+	struct quorum_state state;
 	atomic_t quorum_failures;
 
 	/*
@@ -224,12 +216,27 @@ static inline struct quorum_clone *to_qclone(struct bio *clone)
 
 static inline unsigned long quorum_readable_legs(struct quorum_c *qc)
 {
-	return READ_ONCE(qc->readable);
+	return quorum_state_readable(&qc->state);
 }
 
 static inline unsigned long quorum_writable_legs(struct quorum_c *qc)
 {
-	return READ_ONCE(qc->writable);
+	return quorum_state_writable(&qc->state);
+}
+
+/*
+ * Every bio sent to a leg is counted from its submission to its end, so
+ * that a change of the leg set can tell whether the leg still holds any
+ * (dm-quorum-legs.c).
+ */
+static inline void quorum_leg_sent(struct quorum_c *qc, unsigned int leg)
+{
+	atomic_inc(&qc->legs[leg].inflight);
+}
+
+static inline void quorum_leg_answered(struct quorum_c *qc, unsigned int leg)
+{
+	atomic_dec(&qc->legs[leg].inflight);
 }
 
 static inline unsigned long quorum_all_legs(struct quorum_c *qc)
@@ -237,25 +244,18 @@ static inline unsigned long quorum_all_legs(struct quorum_c *qc)
 	return BIT(qc->nr_legs) - 1;
 }
 
-static inline enum quorum_op quorum_io_op(struct quorum_io *io)
-{
-	if (bio_op(io->bio) == REQ_OP_READ)
-		return QUORUM_OP_READ;
-	return io->iter.bi_size ? QUORUM_OP_WRITE : QUORUM_OP_FLUSH;
-}
-
 /* Report @leg of @io as bad: @error for a failed I/O, 0 if outvoted. */
 static inline void quorum_io_report_bad(struct quorum_io *io, unsigned int leg,
 					blk_status_t error)
 {
-	quorum_report_bad(io->qc, leg, quorum_io_op(io), io->iter.bi_sector,
+	quorum_report_bad(io->qc, leg, io->op, io->iter.bi_sector,
 			  io->iter.bi_size >> SECTOR_SHIFT, error);
 }
 
 /* @io failed for want of a quorum (counted in status and reported). */
 static inline void quorum_io_failed(struct quorum_io *io)
 {
-	enum quorum_op op = quorum_io_op(io);
+	enum quorum_op op = io->op;
 
 	atomic_inc(&io->qc->quorum_failures);
 	/* QEMU reports no QUORUM_FAILURE for a flush */
@@ -266,6 +266,7 @@ static inline void quorum_io_failed(struct quorum_io *io)
 
 /* dm-quorum-io.c */
 void quorum_leg_io_error(struct quorum_io *io, unsigned int leg);
+void quorum_free_read_buffer(struct quorum_c *qc, struct bio *bio);
 int quorum_io_init(struct quorum_c *qc);
 void quorum_io_exit(struct quorum_c *qc);
 int quorum_io_resize(struct quorum_c *qc, unsigned int nr_legs);
@@ -322,16 +323,8 @@ int quorum_add_leg(struct quorum_c *qc, const char *path);
 int quorum_remove_leg(struct quorum_c *qc, unsigned int leg);
 
 /* dm-quorum.c */
-enum quorum_leg_state {
-	QUORUM_LEG_ALIVE,
-	QUORUM_LEG_DEAD,
-	QUORUM_LEG_SYNCING,
-};
-
-bool quorum_set_leg_state(struct quorum_c *qc, unsigned int leg,
-			  enum quorum_leg_state state);
-void quorum_update_leg_masks(struct quorum_c *qc);
-void quorum_leg_failed(struct quorum_c *qc, unsigned int leg);
+void quorum_leg_missed_write(struct quorum_c *qc, unsigned int leg,
+			     sector_t sector, sector_t len);
 const char *quorum_dev_name(struct quorum_c *qc);
 __printf(2, 3) int quorum_refuse(struct quorum_c *qc, const char *fmt, ...);
 int quorum_resync_legs(struct quorum_c *qc, unsigned long legs);

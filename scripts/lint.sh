@@ -32,12 +32,14 @@ checkpatch_path() {
 }
 
 run_checkpatch() {
-	local cp
+	local cp out
 	step "checkpatch --strict"
 	cp=$(checkpatch_path) || { finding; return; }
-	perl "$cp" --no-tree --strict --terse --show-types \
-		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG -f "${kernel_sources[@]}" |
-		grep -E 'ERROR|WARNING|CHECK' && finding
+	# checkpatch exits non-zero on findings: under pipefail its pipe
+	# into grep would hide them, so take its output first
+	out=$(perl "$cp" --no-tree --strict --terse --show-types \
+		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG -f "${kernel_sources[@]}")
+	echo "$out" | grep -E 'ERROR|WARNING|CHECK' && finding
 }
 
 # sparse and W=1 in one build per kernel; any compiler or sparse remark fails.

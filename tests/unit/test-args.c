@@ -358,6 +358,53 @@ static void test_read_pattern_name(void **state)
 	assert_string_equal(quorum_read_pattern_name(QUORUM_READ_FIFO), "fifo");
 }
 
+/* ---- region size against the device's length ---------------------------- */
+
+#define TIB_SECTORS	(1ULL << 31)
+
+static void test_regions(void **state)
+{
+	struct quorum_args qa;
+	unsigned int size;
+	struct line l;
+	char *error;
+
+	(void)state;
+	/* the default fits up to 64 TiB */
+	assert_int_equal(quorum_regions(64 * TIB_SECTORS, 2048, false, &size,
+					&error), 0);
+	assert_int_equal(size, 2048);
+	/* one sector more and the default grows, a given size is refused */
+	assert_int_equal(quorum_regions(64 * TIB_SECTORS + 1, 2048, false,
+					&size, &error), 0);
+	assert_int_equal(size, 4096);
+	assert_int_equal(quorum_regions(64 * TIB_SECTORS + 1, 2048, true,
+					&size, &error), -EINVAL);
+	assert_int_equal(size, 4096);
+	assert_non_null(strstr(error, "Too many regions"));
+	/* 64 TiB in 4 KiB regions: 2^34 of them, at least 2048 sectors */
+	assert_int_equal(quorum_regions(64 * TIB_SECTORS, 8, true, &size,
+					&error), -EINVAL);
+	assert_int_equal(size, 2048);
+	/* a small device keeps what it asked for */
+	assert_int_equal(quorum_regions(2048, 8, true, &size, &error), 0);
+	assert_int_equal(size, 8);
+	assert_int_equal(quorum_regions(1, 2048, false, &size, &error), 0);
+	assert_int_equal(size, 2048);
+	/* past 2^26 regions of the largest size: no size fits */
+	assert_int_equal(quorum_regions((unsigned long long)QUORUM_MAX_REGIONS *
+					QUORUM_MAX_REGION_SECTORS + 1, 2048,
+					false, &size, &error), -EINVAL);
+	assert_int_equal(size, 0);
+	assert_int_equal(quorum_regions(~0ULL, 2048, false, &size, &error),
+			 -EINVAL);
+	/* the parser tells a given size from the default */
+	assert_int_equal(parse(&l, "1 1 a 2 region_size 2048", &qa, &error), 0);
+	assert_true(qa.region_given);
+	assert_int_equal(parse(&l, "1 1 a", &qa, &error), 0);
+	assert_false(qa.region_given);
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -368,6 +415,7 @@ static const struct CMUnitTest single_tests[] = {
 	cmocka_unit_test(test_argv_untouched),
 	cmocka_unit_test(test_defaults_reset),
 	cmocka_unit_test(test_read_pattern_name),
+	cmocka_unit_test(test_regions),
 };
 
 static void add_case(struct CMUnitTest *t, const char *kind, const char *line,
