@@ -81,6 +81,33 @@ static u64 mem_next(struct quorum_dirty *d, unsigned int leg, u64 from)
 	return find_next_bit(to_mem(d)->bits[leg], d->nr_regions, from);
 }
 
+static u64 mem_count_union(struct quorum_dirty *d, unsigned long legs)
+{
+	struct dirty_mem *m = to_mem(d);
+	u64 i, words = BITS_TO_LONGS(d->nr_regions), n = 0;
+	unsigned int leg;
+
+	for (i = 0; i < words; i++) {
+		unsigned long w = 0;
+
+		for_each_set_bit(leg, &legs, QUORUM_MAX_LEGS)
+			w |= m->bits[leg][i];
+		/* the bits past nr_regions are never set */
+		n += hweight_long(w);
+	}
+	return n;
+}
+
+static void mem_merge(struct quorum_dirty *d, unsigned int leg,
+		      struct quorum_dirty *src, unsigned int src_leg)
+{
+	struct dirty_mem *m = to_mem(d);
+
+	bitmap_or(m->bits[leg], m->bits[leg], to_mem(src)->bits[src_leg],
+		  d->nr_regions);
+	m->count[leg] = bitmap_weight(m->bits[leg], d->nr_regions);
+}
+
 static unsigned long *alloc_bits(struct quorum_dirty *d)
 {
 	return kvcalloc(BITS_TO_LONGS(d->nr_regions), sizeof(unsigned long),
@@ -121,6 +148,8 @@ static const struct quorum_dirty_ops mem_ops = {
 	.clear = mem_clear,
 	.count = mem_count,
 	.next = mem_next,
+	.count_union = mem_count_union,
+	.merge = mem_merge,
 	.add_leg = mem_add_leg,
 	.remove_leg = mem_remove_leg,
 };

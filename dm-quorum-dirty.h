@@ -31,6 +31,14 @@ struct quorum_dirty_ops {
 	u64 (*count)(struct quorum_dirty *d, unsigned int leg);
 	/* The first region from @from that @leg missed; nr_regions if none. */
 	u64 (*next)(struct quorum_dirty *d, unsigned int leg, u64 from);
+	/* Regions one of @legs missed at least (a word at a time). */
+	u64 (*count_union)(struct quorum_dirty *d, unsigned long legs);
+	/*
+	 * @leg also missed what @src's @src_leg missed (a reload's take-over:
+	 * same region size and count, same backend).
+	 */
+	void (*merge)(struct quorum_dirty *d, unsigned int leg,
+		      struct quorum_dirty *src, unsigned int src_leg);
 	/*
 	 * Room for a leg at index @leg (the last), with every region to do;
 	 * may sleep, so it is made before the leg is added.

@@ -4,11 +4,13 @@
  * of dm-quorum-state.h, the only code that changes them.
  */
 #include <linux/bitops.h>
-#include <linux/sched.h>
 
 #include "dm-quorum-args.h"
 #include "dm-quorum-dirty.h"
 #include "dm-quorum-state.h"
+
+/* The map's bit operations take the bit count as an unsigned int. */
+static_assert(QUORUM_MAX_REGIONS <= INT_MAX);
 
 int quorum_state_init(struct quorum_state *st, unsigned int nr_legs,
 		      sector_t len, unsigned int region_sectors,
@@ -261,6 +263,18 @@ u64 quorum_state_next_missed(struct quorum_state *st, unsigned long legs,
 	return next;
 }
 
+/* Regions that one of @legs missed at least. */
+u64 quorum_state_missed_union(struct quorum_state *st, unsigned long legs)
+{
+	unsigned long flags;
+	u64 n;
+
+	spin_lock_irqsave(&st->lock, flags);
+	n = st->missed->ops->count_union(st->missed, legs);
+	spin_unlock_irqrestore(&st->lock, flags);
+	return n;
+}
+
 u64 quorum_state_missed_count(struct quorum_state *st, unsigned int leg)
 {
 	unsigned long flags;
@@ -347,7 +361,6 @@ bool quorum_state_take_over(struct quorum_state *st, unsigned int leg,
 	bool same_map = d->nr_regions == od->nr_regions &&
 			d->region_shift == od->region_shift;
 	unsigned long flags;
-	u64 r = 0, n = 0;
 	bool all;
 
 	if (was == QUORUM_LEG_ALIVE)
@@ -357,18 +370,9 @@ bool quorum_state_take_over(struct quorum_state *st, unsigned int leg,
 	set_state(st, leg, QUORUM_LEG_DEAD);
 	if (all)
 		mark(st, leg, 0, 0);
+	else
+		d->ops->merge(d, leg, od, old_leg);
 	spin_unlock_irqrestore(&st->lock, flags);
 	changed(st, true);
-	if (all)
-		return was == QUORUM_LEG_SYNCING;
-	/* region by region, rescheduling: the map may be large */
-	while ((r = od->ops->next(od, old_leg, r)) < od->nr_regions) {
-		spin_lock_irqsave(&st->lock, flags);
-		d->ops->mark(d, leg, r, r);
-		spin_unlock_irqrestore(&st->lock, flags);
-		if (!(++n % 4096))
-			cond_resched();
-		r++;
-	}
 	return was == QUORUM_LEG_SYNCING;
 }

@@ -342,8 +342,10 @@ static void sync_finish(struct quorum_c *qc)
 	unsigned int delay = READ_ONCE(sync_finish_delay_ms);
 	unsigned int leg;
 
-	if (delay && !stopped && qs->targets)
+	if (delay && !stopped && qs->targets) {
 		msleep(delay);
+		stopped = READ_ONCE(qs->stop);
+	}
 	for_each_leg(leg, qs->targets)
 		if (quorum_state_finish_sync(&qc->state, leg, stopped))
 			quorum_report_leg(qc, QUORUM_EV_LEG_REINSTATED, leg);
@@ -383,17 +385,18 @@ static void sync_work(struct work_struct *work)
 /* Sectors the action will go through. */
 static sector_t sync_total(struct quorum_c *qc)
 {
-	u64 r = 0, nr = quorum_state_nr_regions(&qc->state), n = 0;
-	sector_t total = 0;
+	u64 last = quorum_state_nr_regions(&qc->state) - 1;
+	unsigned long targets = qc->sync.targets;
+	sector_t total;
 
 	if (qc->sync.action != QUORUM_SYNC_RESYNC)
 		return qc->ti->len;
-	/* the map may hold tens of millions of regions */
-	while ((r = next_region(qc, r)) < nr) {
-		total += region_len(qc, r++);
-		if (!(++n % 4096))
-			cond_resched();
-	}
+	/* counted a word at a time: the map may hold 2^26 regions */
+	total = quorum_state_missed_union(&qc->state, targets) *
+		region_sectors(qc);
+	/* the last region may be short */
+	if (total && quorum_state_next_missed(&qc->state, targets, last) == last)
+		total -= region_sectors(qc) - region_len(qc, last);
 	return total;
 }
 

@@ -680,7 +680,7 @@ static int quorum_iterate_devices(struct dm_target *ti,
 
 static struct target_type quorum_target = {
 	.name = "quorum",
-	.version = {1, 5, 5},
+	.version = {1, 5, 6},
 	.module = THIS_MODULE,
 	.ctr = quorum_ctr,
 	.dtr = quorum_dtr,
