@@ -33,18 +33,39 @@ static void mem_destroy(struct quorum_dirty *d)
 	kfree(m);
 }
 
+/* Bits set from @first to @last, a word at a time. */
+static u64 range_weight(const unsigned long *bits, u64 first, u64 last)
+{
+	u64 w, fw = first / BITS_PER_LONG, lw = last / BITS_PER_LONG, n = 0;
+
+	for (w = fw; w <= lw; w++) {
+		unsigned long word = bits[w];
+
+		if (w == fw)
+			word &= BITMAP_FIRST_WORD_MASK(first);
+		if (w == lw)
+			word &= BITMAP_LAST_WORD_MASK(last + 1);
+		n += hweight_long(word);
+	}
+	return n;
+}
+
+/*
+ * Any context, under the caller's spinlock: a write-zeroes can cover a
+ * million regions, so the range is counted and set a word at a time.
+ */
 static void mem_mark(struct quorum_dirty *d, unsigned int leg, u64 first,
 		     u64 last)
 {
 	struct dirty_mem *m = to_mem(d);
 	unsigned long *bits = m->bits[leg];
-	u64 r;
 
 	last = min(last, d->nr_regions - 1);
+	if (first > last)
+		return;
 	/* the regions already marked do not count twice */
-	for (r = first; r <= last; r++)
-		if (!__test_and_set_bit(r, bits))
-			m->count[leg]++;
+	m->count[leg] += last - first + 1 - range_weight(bits, first, last);
+	bitmap_set(bits, first, last - first + 1);
 }
 
 /* A word at a time: a whole map at once can be tens of millions of bits. */
@@ -126,18 +147,24 @@ static int mem_add_leg(struct quorum_dirty *d, unsigned int leg)
 	return 0;
 }
 
-static void mem_remove_leg(struct quorum_dirty *d, unsigned int leg,
-			   unsigned int nr_legs)
+static void *mem_remove_leg(struct quorum_dirty *d, unsigned int leg,
+			    unsigned int nr_legs)
 {
 	struct dirty_mem *m = to_mem(d);
+	unsigned long *removed = m->bits[leg];
 
-	kvfree(m->bits[leg]);
 	memmove(&m->bits[leg], &m->bits[leg + 1],
 		(nr_legs - leg - 1) * sizeof(m->bits[0]));
 	memmove(&m->count[leg], &m->count[leg + 1],
 		(nr_legs - leg - 1) * sizeof(m->count[0]));
 	m->bits[nr_legs - 1] = NULL;
 	m->count[nr_legs - 1] = 0;
+	return removed;
+}
+
+static void mem_free_removed(void *removed)
+{
+	kvfree(removed);
 }
 
 static const struct quorum_dirty_ops mem_ops = {
@@ -152,6 +179,7 @@ static const struct quorum_dirty_ops mem_ops = {
 	.merge = mem_merge,
 	.add_leg = mem_add_leg,
 	.remove_leg = mem_remove_leg,
+	.free_removed = mem_free_removed,
 };
 
 /* @len and @region_sectors are checked by the constructor (quorum_regions()). */

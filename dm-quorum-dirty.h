@@ -44,9 +44,14 @@ struct quorum_dirty_ops {
 	 * may sleep, so it is made before the leg is added.
 	 */
 	int (*add_leg)(struct quorum_dirty *d, unsigned int leg);
-	/* Leg @leg of @nr_legs removed: the ones after it move down. */
-	void (*remove_leg)(struct quorum_dirty *d, unsigned int leg,
-			   unsigned int nr_legs);
+	/*
+	 * Leg @leg of @nr_legs removed: the ones after it move down.  Returns
+	 * what the caller frees with free_removed() once it has dropped its
+	 * spinlock (freeing may sleep).
+	 */
+	void *(*remove_leg)(struct quorum_dirty *d, unsigned int leg,
+			    unsigned int nr_legs);
+	void (*free_removed)(void *removed);
 };
 
 struct quorum_dirty {

@@ -373,13 +373,9 @@ static void write_endio(struct bio *clone)
 void quorum_write_submit(struct quorum_io *io)
 {
 	struct quorum_c *qc = io->qc;
-	unsigned long missed;
 
-	io->issued = quorum_writable_legs(qc);
-	missed = quorum_all_legs(qc) & ~io->issued;
-	if (io->iter.bi_size && missed)
-		quorum_state_mark_missed(&qc->state, missed, io->sector,
-					 io->iter.bi_size >> SECTOR_SHIFT);
+	io->issued = quorum_state_begin_write(&qc->state, io->sector,
+					      io->iter.bi_size >> SECTOR_SHIFT);
 	alloc_leg_bios(io, false);
 	submit_leg_bios(io, write_endio, write_done);
 }
@@ -727,6 +723,8 @@ int quorum_io_init(struct quorum_c *qc)
 	int r;
 
 	r = bioset_init(&qc->bs, qc->nr_legs,
+			offsetof(struct quorum_clone, bio), BIOSET_NEED_BVECS) ?:
+	    bioset_init(&qc->rewrite_bs, 1,
 			offsetof(struct quorum_clone, bio), BIOSET_NEED_BVECS);
 	if (r)
 		return r;
@@ -770,5 +768,6 @@ void quorum_io_exit(struct quorum_c *qc)
 {
 	mempool_exit(&qc->digest_pool);
 	quorum_pages_exit(&qc->read_pages);
+	bioset_exit(&qc->rewrite_bs);
 	bioset_exit(&qc->bs);
 }

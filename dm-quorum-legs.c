@@ -10,8 +10,8 @@
  * goes on.  A new leg holds unknown data: it starts with every region to
  * copy and votes only once resynced.  Called under msg_lock.
  */
-#include <linux/blk-integrity.h>
 #include <linux/blkdev.h>
+#include <linux/delay.h>
 
 #include "dm-quorum.h"
 
@@ -46,10 +46,17 @@ static int quorum_quiesce(struct quorum_c *qc, struct quiesced *q)
 	smp_mb();	/* pairs with enter_io() */
 	if (!wait_event_timeout(qc->quiesce_wq, !atomic_read(&qc->inflight),
 				QUORUM_QUIESCE_TIMEOUT)) {
+		unsigned long slow = 0;
+		unsigned int leg;
+
+		for (leg = 0; leg < qc->nr_legs; leg++)
+			if (atomic_read(&qc->legs[leg].inflight))
+				__set_bit(leg, &slow);
 		let_io_in(qc, q);
-		quorum_refuse(qc, "%d I/Os still in flight after %u s: retry",
+		quorum_refuse(qc, "%d I/Os still in flight after %u s (on legs %*pbl): retry",
 			      atomic_read(&qc->inflight),
-			      QUORUM_QUIESCE_TIMEOUT / HZ);
+			      QUORUM_QUIESCE_TIMEOUT / HZ, QUORUM_MAX_LEGS,
+			      &slow);
 		return -EBUSY;
 	}
 	q->events_were_held = READ_ONCE(qc->suspended);
@@ -65,16 +72,24 @@ static void quorum_unquiesce(struct quorum_c *qc, const struct quiesced *q)
 }
 
 /*
- * Has @leg answered every bio sent to it?  A bio given to a leg that
- * stopped answering cannot be taken back: its pages are the leg's until
- * it completes.  Waiting for it would stop the device for as long, so a
- * change of such a leg is refused (-EBUSY) until it answers.
+ * A dead leg gets no new I/O, but may still hold bios sent to it before
+ * it died.  A bio given to a leg that stopped answering cannot be taken
+ * back: its pages are the leg's until it completes.  Quiescing the device
+ * for such a leg would stop it for as long, so wait (I/O going on) at
+ * most QUORUM_QUIESCE_TIMEOUT for the dead leg to answer them, and refuse
+ * (-EBUSY) if it does not.  Legs in service are waited for by the quiesce.
  */
-static int leg_answered(struct quorum_c *qc, unsigned int leg,
-			const char *what)
+static int dead_leg_answered(struct quorum_c *qc, unsigned int leg,
+			     const char *what)
 {
-	int n = atomic_read(&qc->legs[leg].inflight);
+	unsigned long end = jiffies + QUORUM_QUIESCE_TIMEOUT;
+	int n;
 
+	if (quorum_state_of(&qc->state, leg) != QUORUM_LEG_DEAD)
+		return 0;
+	while ((n = atomic_read(&qc->legs[leg].inflight)) &&
+	       time_before(jiffies, end))
+		msleep(20);
 	if (!n)
 		return 0;
 	quorum_refuse(qc, "%s leg %u (%s): %d I/Os still in flight on it; retry once it answers",
@@ -87,16 +102,14 @@ static int leg_answered(struct quorum_c *qc, unsigned int leg,
  * core has no restack of its limits), so a new leg must not need more
  * than it: a volatile write cache where the device has none would never
  * be flushed (dm core drops flushes and FUA before map), a leg without
- * write-zeroes would fail every write-zeroes, a different integrity
- * profile would get metadata it cannot hold.  Refused: reload the table
- * with the new leg instead.
+ * write-zeroes would fail every write-zeroes.  Refused: reload the table
+ * with the new leg instead.  (The target never passes integrity metadata,
+ * so the device advertises no integrity profile and a leg's own is
+ * generated and checked by the block layer below it.)
  */
 static int check_live_limits(struct gendisk *disk, struct block_device *bdev,
 			     char **why)
 {
-	struct blk_integrity *di = blk_get_integrity(disk);
-	struct blk_integrity *li = blk_get_integrity(bdev->bd_disk);
-
 	if (bdev_write_cache(bdev) && !bdev_write_cache(disk->part0)) {
 		*why = "It has a volatile write cache, the quorum device none: reload the table";
 		return -EINVAL;
@@ -104,10 +117,6 @@ static int check_live_limits(struct gendisk *disk, struct block_device *bdev,
 	if (bdev_write_zeroes_sectors(disk->part0) &&
 	    !bdev_write_zeroes_sectors(bdev)) {
 		*why = "It lacks the quorum device's write-zeroes: reload the table";
-		return -EINVAL;
-	}
-	if (di && (!li || memcmp(di, li, sizeof(*di)))) {
-		*why = "Its integrity profile differs: reload the table";
 		return -EINVAL;
 	}
 	return 0;
@@ -172,6 +181,7 @@ static int get_new_leg(struct quorum_c *qc, const char *path,
 
 static void reset_counters(struct quorum_leg *leg)
 {
+	atomic_set(&leg->inflight, 0);
 	atomic_set(&leg->io_errors, 0);
 	atomic_set(&leg->mismatches, 0);
 	atomic_set(&leg->rewrites, 0);
@@ -185,13 +195,19 @@ int quorum_replace_leg(struct quorum_c *qc, unsigned int leg,
 	int r;
 
 	r = quorum_no_scrub(qc) ?: quorum_voters_left(qc, leg, "cannot replace") ?:
-	    leg_answered(qc, leg, "cannot replace");
+	    dead_leg_answered(qc, leg, "cannot replace");
 	if (r)
 		return r;
 	r = get_new_leg(qc, path, leg, &dev);
 	if (r)
 		return r;
 	r = quorum_quiesce(qc, &q);
+	/* a leg may have died while the I/O drained */
+	if (!r) {
+		r = quorum_voters_left(qc, leg, "cannot replace");
+		if (r)
+			quorum_unquiesce(qc, &q);
+	}
 	if (r) {
 		dm_put_device(qc->ti, dev);
 		return r;
@@ -261,15 +277,25 @@ static void remove_leg_state(struct quorum_c *qc, unsigned int leg)
 	quorum_legs_lock();
 	memmove(&qc->legs[leg], &qc->legs[leg + 1],
 		(qc->nr_legs - leg - 1) * sizeof(qc->legs[0]));
+	memset(&qc->legs[qc->nr_legs - 1], 0, sizeof(qc->legs[0]));
 	quorum_events_remove_leg(qc, leg);
 	quorum_state_remove_leg(&qc->state, leg);
 	qc->nr_legs--;
 	quorum_legs_unlock();
 }
 
-int quorum_remove_leg(struct quorum_c *qc, unsigned int leg)
+/* Would the readable legs still reach the threshold without @leg? */
+static int voters_left_without(struct quorum_c *qc, unsigned int leg)
 {
 	unsigned long readable = quorum_readable_legs(qc);
+
+	if (!test_bit(leg, &readable))
+		return 0;
+	return quorum_voters_left(qc, leg, "cannot remove");
+}
+
+int quorum_remove_leg(struct quorum_c *qc, unsigned int leg)
+{
 	struct dm_dev *dev = qc->legs[leg].dev;
 	unsigned long resync;
 	struct quiesced q;
@@ -284,12 +310,16 @@ int quorum_remove_leg(struct quorum_c *qc, unsigned int leg)
 	r = quorum_no_scrub(qc);
 	if (r)
 		return r;
-	if (test_bit(leg, &readable) &&
-	    quorum_voters_left(qc, leg, "cannot remove"))
-		return -EBUSY;
-	r = leg_answered(qc, leg, "cannot remove") ?: quorum_quiesce(qc, &q);
+	r = voters_left_without(qc, leg) ?:
+	    dead_leg_answered(qc, leg, "cannot remove") ?: quorum_quiesce(qc, &q);
 	if (r)
 		return r;
+	/* a leg may have died while the I/O drained */
+	r = voters_left_without(qc, leg);
+	if (r) {
+		quorum_unquiesce(qc, &q);
+		return r;
+	}
 	resync = qc->sync.action == QUORUM_SYNC_RESYNC ? qc->sync.targets : 0;
 	quorum_sync_stop(qc);	/* its legs go back to 'D', renumbered below */
 	remove_leg_state(qc, leg);

@@ -254,8 +254,15 @@ static struct bio *rewrite_bio(struct quorum_io *io, unsigned int leg)
 	struct bvec_iter_all iter_all;
 	struct bio_vec *bv;
 
+	/*
+	 * From a bio_set of its own: the rewrite holds read buffer pages,
+	 * and must not wait for bios an I/O holding the reserves keeps while
+	 * it waits for pages.  One bio is reserve enough: each is submitted
+	 * before the next is allocated.
+	 */
 	bio = bio_alloc_bioset(qc->legs[leg].dev->bdev, src->bi_vcnt,
-			       REQ_OP_WRITE | REQ_SYNC, GFP_NOIO, &qc->bs);
+			       REQ_OP_WRITE | REQ_SYNC, GFP_NOIO,
+			       &qc->rewrite_bs);
 	bio_for_each_segment_all(bv, src, iter_all)
 		__bio_add_page(bio, bv->bv_page, bv->bv_len, bv->bv_offset);
 	bio->bi_iter.bi_sector = io->sector;

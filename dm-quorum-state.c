@@ -212,17 +212,33 @@ bool quorum_state_finish_sync(struct quorum_state *st, unsigned int leg,
 	return alive;
 }
 
-/* Writes not sent to @legs (dead when the write was sent) miss the range. */
-void quorum_state_mark_missed(struct quorum_state *st, unsigned long legs,
-			      sector_t sector, sector_t len)
+/*
+ * A write of @len sectors (0: a flush) is sent: the legs to send it to,
+ * the writable ones.  The others miss it, and are marked in the same
+ * step: a leg that a reinstate makes S right after must find the mark,
+ * or its resync could end with the write missed and nothing to copy.
+ */
+unsigned long quorum_state_begin_write(struct quorum_state *st,
+				       sector_t sector, sector_t len)
 {
-	unsigned long flags;
+	unsigned long flags, writable, missed;
 	unsigned int leg;
 
+	/*
+	 * Every leg writable: nothing to mark.  A leg that dies after this
+	 * look is sent the write, and its failure marks what it missed.
+	 */
+	writable = READ_ONCE(st->writable);
+	if (likely(writable == BIT(st->nr_legs) - 1))
+		return writable;
 	spin_lock_irqsave(&st->lock, flags);
-	for_each_set_bit(leg, &legs, QUORUM_MAX_LEGS)
-		mark(st, leg, sector, len);
+	writable = st->writable;
+	missed = (BIT(st->nr_legs) - 1) & ~writable;
+	if (len)
+		for_each_set_bit(leg, &missed, QUORUM_MAX_LEGS)
+			mark(st, leg, sector, len);
 	spin_unlock_irqrestore(&st->lock, flags);
+	return writable;
 }
 
 /*
@@ -335,14 +351,16 @@ void quorum_state_new_device(struct quorum_state *st, unsigned int leg)
 void quorum_state_remove_leg(struct quorum_state *st, unsigned int leg)
 {
 	unsigned long flags;
+	void *removed;
 
 	spin_lock_irqsave(&st->lock, flags);
-	st->missed->ops->remove_leg(st->missed, leg, st->nr_legs);
+	removed = st->missed->ops->remove_leg(st->missed, leg, st->nr_legs);
 	st->dead = quorum_drop_bit(st->dead, leg);
 	st->syncing = quorum_drop_bit(st->syncing, leg);
 	st->nr_legs--;
 	update_masks(st);
 	spin_unlock_irqrestore(&st->lock, flags);
+	st->missed->ops->free_removed(removed);
 	changed(st, true);
 }
 

@@ -91,8 +91,8 @@ bool quorum_state_finish_sync(struct quorum_state *st, unsigned int leg,
 			      bool stopped);
 
 /* The missed-region map. */
-void quorum_state_mark_missed(struct quorum_state *st, unsigned long legs,
-			      sector_t sector, sector_t len);
+unsigned long quorum_state_begin_write(struct quorum_state *st,
+				       sector_t sector, sector_t len);
 void quorum_state_region_done(struct quorum_state *st, unsigned long legs,
 			      u64 region);
 u64 quorum_state_next_missed(struct quorum_state *st, unsigned long legs,

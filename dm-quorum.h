@@ -171,6 +171,7 @@ struct quorum_c {
 
 	/* Leg clones and read buffers; the reserves cover one I/O. */
 	struct bio_set bs;
+	struct bio_set rewrite_bs;	/* one rewrite bio: see quorum_rewrite() */
 	struct quorum_pages read_pages;
 	struct mutex reserve_lock;	/* one I/O at a time on the reserves */
 	mempool_t digest_pool;		/* digests of one vote */
