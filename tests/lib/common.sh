@@ -525,14 +525,18 @@ leg_write_error() {
 
 QLEG_FS=/tmp/qleg-fs
 
-# legs_create_loop <n> [size_mb=64]: like legs_create, but each leg is a
-# loop device over a file on ext4 (on a brd disk), so legs have a volatile
-# write cache (flushes reach them) and support write-zeroes. RAM[i] is the
-# loop device.
+# legs_create_loop <n> [size_mb=64] [extra_ram=0]: like legs_create, but
+# each leg is a loop device over a file on ext4 (on a brd disk), so legs
+# have a volatile write cache (flushes reach them) and support
+# write-zeroes. RAM[i] is the loop device. extra_ram more brd disks,
+# /dev/ram1..extra_ram (n * size_mb + 32 MiB each), are left for the case
+# (e.g. spares without a cache).
 legs_create_loop() {
-	local n=${1:?legs_create_loop: number of legs} mb=${2:-64} i f
-	legs_create 1 $((n * mb + 32))
-	dmsetup remove qleg0 || fail "legs_create_loop: cannot drop qleg0"
+	local n=${1:?legs_create_loop: number of legs} mb=${2:-64} extra=${3:-0} i f
+	legs_create $((1 + extra)) $((n * mb + 32))
+	for ((i = 0; i <= extra; i++)); do
+		dmsetup remove "qleg$i" || fail "legs_create_loop: cannot drop qleg$i"
+	done
 	mkfs.ext4 -q -F /dev/ram0 || fail "legs_create_loop: mkfs"
 	mkdir -p "$QLEG_FS" && mount /dev/ram0 "$QLEG_FS" ||
 		fail "legs_create_loop: mount"
