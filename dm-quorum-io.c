@@ -22,6 +22,9 @@
 #include <linux/blkdev.h>
 
 #include "dm-quorum.h"
+#include "dm-quorum-io.h"
+#include "dm-quorum-read.h"
+#include "dm-quorum-rewrite.h"
 #include "dm-quorum-vote.h"
 
 /* @io is done: uncount it (before its bio ends: the last may free qc). */

@@ -14,6 +14,9 @@
 #include <linux/delay.h>
 
 #include "dm-quorum.h"
+#include "dm-quorum-io.h"
+#include "dm-quorum-legs.h"
+#include "dm-quorum-sync.h"
 
 /*
  * How long a change of the leg set waits for the I/O in flight to drain

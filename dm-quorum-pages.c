@@ -19,7 +19,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 
-#include "dm-quorum.h"
+#include "dm-quorum-pages.h"
 
 static unsigned int read_buffer_kb = 8192;
 module_param(read_buffer_kb, uint, 0644);

@@ -26,6 +26,7 @@
 #include <linux/highmem.h>
 
 #include "dm-quorum.h"
+#include "dm-quorum-read.h"
 #include "dm-quorum-compare.h"
 #include "dm-quorum-vote.h"
 

@@ -30,6 +30,8 @@
 #include <linux/delay.h>
 
 #include "dm-quorum.h"
+#include "dm-quorum-io.h"
+#include "dm-quorum-rewrite.h"
 
 /* Writes are counted in 64 KiB regions. */
 #define REGION_SHIFT	(16 - SECTOR_SHIFT)

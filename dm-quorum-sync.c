@@ -21,6 +21,10 @@
 #include <linux/module.h>
 
 #include "dm-quorum.h"
+#include "dm-quorum-io.h"
+#include "dm-quorum-read.h"
+#include "dm-quorum-rewrite.h"
+#include "dm-quorum-sync.h"
 
 static unsigned int max_sync_rate;
 module_param(max_sync_rate, uint, 0644);

@@ -5,11 +5,11 @@
  *
  * Every write goes to all legs and succeeds when at least <threshold>
  * legs succeed; reads are checked across the legs.  This file is the
- * target glue: construction, leg states, messages, status, and the dm
- * callbacks.  Parsing is in dm-quorum-args.c, vote counting in
- * dm-quorum-vote.c, the I/O paths in dm-quorum-io.c, the read vote in
- * dm-quorum-read.c, the resync and scrub engine in dm-quorum-sync.c and
- * the regions legs missed in dm-quorum-dirty.c.
+ * target glue: construction, messages, status, and the dm callbacks.
+ * Parsing is in dm-quorum-args.c, vote counting in dm-quorum-vote.c, leg
+ * states and the regions legs missed in dm-quorum-state.c (over the map
+ * of dm-quorum-dirty.c), the I/O paths in dm-quorum-io.c, the read vote
+ * in dm-quorum-read.c, the resync and scrub engine in dm-quorum-sync.c.
  *
  * Table line: <threshold> <#legs> <leg_dev>... [<#opt_args> <opt_arg>...]
  * See Documentation/dm-quorum.rst.
@@ -18,6 +18,9 @@
 #include <linux/module.h>
 
 #include "dm-quorum.h"
+#include "dm-quorum-io.h"
+#include "dm-quorum-legs.h"
+#include "dm-quorum-sync.h"
 
 /* ---- leg state and events --------------------------------------------- */
 

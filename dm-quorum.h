@@ -2,10 +2,11 @@
 /*
  * dm-quorum: N-way redundancy with content voting.
  *
- * Shared definitions of the target (dm-quorum.c), its I/O paths
- * (dm-quorum-io.c), its read vote (dm-quorum-read.c), rewrites and region
- * locks (dm-quorum-rewrite.c), and the resync and scrub engine
- * (dm-quorum-sync.c).
+ * The per-device context and per-bio data every layer of the target
+ * works on, and the target glue's helpers (dm-quorum.c).  Each layer's
+ * functions are in its own header: dm-quorum-state.h (leg states),
+ * dm-quorum-io.h, dm-quorum-read.h, dm-quorum-rewrite.h,
+ * dm-quorum-sync.h, dm-quorum-legs.h, dm-quorum-pages.h.
  */
 #ifndef DM_QUORUM_H
 #define DM_QUORUM_H
@@ -21,6 +22,7 @@
 #include "dm-quorum-args.h"
 #include "dm-quorum-compat.h"
 #include "dm-quorum-events.h"
+#include "dm-quorum-pages.h"
 #include "dm-quorum-state.h"
 
 #define DM_MSG_PREFIX "quorum"
@@ -118,27 +120,6 @@ struct quorum_sync {
 	struct workqueue_struct *wq;
 	struct work_struct work;
 };
-
-/* Read buffer pages kept for reuse (dm-quorum-pages.c). */
-struct quorum_pages {
-	spinlock_t lock;		/* the three counts and the list */
-	struct list_head free;		/* by page->lru */
-	unsigned int nr_free;
-	unsigned int nr_owned;		/* free and in use */
-	unsigned int reserve;		/* owned for the table's lifetime */
-	wait_queue_head_t wait;		/* a read waiting for pages */
-};
-
-int quorum_pages_init(struct quorum_pages *qp, unsigned int reserve);
-void quorum_pages_exit(struct quorum_pages *qp);
-int quorum_pages_resize(struct quorum_pages *qp, unsigned int reserve);
-bool quorum_pages_get(struct quorum_pages *qp, struct page **pages,
-		      unsigned int n);
-void quorum_pages_get_wait(struct quorum_pages *qp, struct page **pages,
-			   unsigned int n);
-void quorum_pages_put(struct quorum_pages *qp, struct page **pages,
-		      unsigned int n);
-unsigned int quorum_pages_owned(struct quorum_pages *qp);
 
 struct quorum_c {
 	struct dm_target *ti;
@@ -264,64 +245,6 @@ static inline void quorum_io_failed(struct quorum_io *io)
 		quorum_report_failure(io->qc, op, io->iter.bi_sector,
 				      io->iter.bi_size >> SECTOR_SHIFT);
 }
-
-/* dm-quorum-io.c */
-void quorum_leg_io_error(struct quorum_io *io, unsigned int leg);
-void quorum_free_read_buffer(struct quorum_c *qc, struct bio *bio);
-int quorum_io_init(struct quorum_c *qc);
-void quorum_io_exit(struct quorum_c *qc);
-int quorum_io_resize(struct quorum_c *qc, unsigned int nr_legs);
-int quorum_map_io(struct quorum_c *qc, struct bio *bio);
-int quorum_end_io_fifo(struct quorum_c *qc, struct bio *bio,
-		       blk_status_t *error);
-
-void quorum_complete(struct quorum_io *io, blk_status_t status);
-void quorum_defer(struct quorum_io *io, work_func_t fn);
-void quorum_defer_alloc(struct quorum_io *io, work_func_t fn);
-void quorum_write_submit(struct quorum_io *io);
-
-/* dm-quorum-read.c */
-bool quorum_read_agree(struct quorum_io *io, unsigned long ok);
-bool quorum_read_vote_sleeps(struct quorum_io *io, unsigned long ok);
-blk_status_t quorum_read_vote(struct quorum_io *io, unsigned long ok,
-			      unsigned long *outvoted);
-
-/* dm-quorum-rewrite.c */
-bool quorum_write_begin(struct quorum_io *io);
-void quorum_write_end(struct quorum_io *io);
-void quorum_release_work(struct work_struct *work);
-void quorum_read_snapshot(struct quorum_io *io);
-bool quorum_read_raced(struct quorum_io *io);
-void quorum_read_wait_writes(struct quorum_io *io);
-bool quorum_rewrite(struct quorum_io *io, unsigned long legs);
-void quorum_region_lock(struct quorum_io *io);
-void quorum_region_unlock(struct quorum_io *io);
-
-/* dm-quorum-sync.c */
-int quorum_sync_init(struct quorum_c *qc);
-void quorum_sync_exit(struct quorum_c *qc);
-void quorum_sync_suspend(struct quorum_c *qc);
-void quorum_sync_resume(struct quorum_c *qc);
-int quorum_sync_start(struct quorum_c *qc, enum quorum_sync_action action,
-		      unsigned long targets);
-void quorum_sync_take_over(struct quorum_c *qc, struct quorum_c *old);
-void quorum_sync_stop(struct quorum_c *qc);
-bool quorum_sync_pause(struct quorum_c *qc);
-void quorum_sync_unpause(struct quorum_c *qc, bool was_paused);
-int quorum_sync_resize(struct quorum_c *qc, unsigned int nr_legs);
-const char *quorum_sync_action_name(enum quorum_sync_action action);
-
-/* dm-quorum-legs.c */
-bool quorum_leg_taken(struct quorum_c *qc, dev_t dev);
-int quorum_leg_index(struct quorum_c *qc, dev_t dev, unsigned int skip);
-void quorum_legs_lock(void);
-void quorum_legs_unlock(void);
-int quorum_check_new_leg(struct quorum_c *qc, struct dm_dev *dev,
-			 unsigned int skip, char **why);
-int quorum_replace_leg(struct quorum_c *qc, unsigned int leg,
-		       const char *path);
-int quorum_add_leg(struct quorum_c *qc, const char *path);
-int quorum_remove_leg(struct quorum_c *qc, unsigned int leg);
 
 /* dm-quorum.c */
 void quorum_leg_missed_write(struct quorum_c *qc, unsigned int leg,
