@@ -238,12 +238,19 @@ static void rewrite_done_work(struct work_struct *work)
 	rewrite_done(container_of(work, struct quorum_io, work));
 }
 
-/* The last rewrite ended: the winner's buffer goes back at once. */
-static void rewrite_end(struct quorum_io *io)
+/*
+ * The last rewrite ended: the winner's buffer goes back at once, and the
+ * held writes are sent from the allocating queue (where @in_worker runs
+ * already).
+ */
+static void rewrite_end(struct quorum_io *io, bool in_worker)
 {
 	quorum_free_read_buffer(io->qc, io->rewrite_src);
 	io->rewrite_src = NULL;
-	quorum_defer_alloc(io, rewrite_done_work);	/* held writes */
+	if (in_worker)
+		rewrite_done(io);
+	else
+		quorum_defer_alloc(io, rewrite_done_work);
 }
 
 static void rewrite_endio(struct bio *clone);
@@ -289,7 +296,7 @@ static void rewrite_endio(struct bio *clone)
 	bio_put(clone);
 	quorum_leg_answered(io->qc, qclone->leg);
 	if (atomic_dec_and_test(&io->pending))
-		rewrite_end(io);
+		rewrite_end(io, false);
 }
 
 /*
@@ -331,7 +338,7 @@ bool quorum_rewrite(struct quorum_io *io, unsigned long legs)
 		submit_bio_noacct(bio);
 	}
 	if (atomic_dec_and_test(&io->pending))
-		rewrite_end(io);
+		rewrite_end(io, true);
 	return true;
 }
 

@@ -134,21 +134,37 @@ int quorum_state_fail_voting(struct quorum_state *st, unsigned int leg,
 }
 
 /*
+ * D with [@sector, @sector + @len) missed (@len 0: every region), in one
+ * step; unless @leg is S and @unless_syncing.  Returns -EBUSY then, else
+ * whether the state changed (1 or 0).
+ */
+static int make_dead(struct quorum_state *st, unsigned int leg,
+		     sector_t sector, sector_t len, bool unless_syncing)
+{
+	unsigned long flags;
+	bool r = false;
+	int busy = 0;
+
+	spin_lock_irqsave(&st->lock, flags);
+	if (unless_syncing && leg_state(st, leg) == QUORUM_LEG_SYNCING) {
+		busy = -EBUSY;
+	} else {
+		r = set_state(st, leg, QUORUM_LEG_DEAD);
+		mark(st, leg, sector, len);
+	}
+	spin_unlock_irqrestore(&st->lock, flags);
+	changed(st, r);
+	return busy ?: r;
+}
+
+/*
  * @leg missed a write (or flush, @len 0: every region) that succeeded:
  * D, and the range missed, in one step.
  */
 bool quorum_state_missed_write(struct quorum_state *st, unsigned int leg,
 			       sector_t sector, sector_t len)
 {
-	unsigned long flags;
-	bool r;
-
-	spin_lock_irqsave(&st->lock, flags);
-	r = set_state(st, leg, QUORUM_LEG_DEAD);
-	mark(st, leg, sector, len);
-	spin_unlock_irqrestore(&st->lock, flags);
-	changed(st, r);
-	return r;
+	return make_dead(st, leg, sector, len, false);
 }
 
 /*
@@ -157,19 +173,9 @@ bool quorum_state_missed_write(struct quorum_state *st, unsigned int leg,
  */
 int quorum_state_rewrite(struct quorum_state *st, unsigned int leg)
 {
-	unsigned long flags;
-	bool r = false;
-	int busy;
+	int r = make_dead(st, leg, 0, 0, true);
 
-	spin_lock_irqsave(&st->lock, flags);
-	busy = leg_state(st, leg) == QUORUM_LEG_SYNCING ? -EBUSY : 0;
-	if (!busy) {
-		r = set_state(st, leg, QUORUM_LEG_DEAD);
-		mark(st, leg, 0, 0);
-	}
-	spin_unlock_irqrestore(&st->lock, flags);
-	changed(st, r);
-	return busy;
+	return r < 0 ? r : 0;
 }
 
 /* D to S, for the legs of @legs that are D; returns those. */
@@ -291,17 +297,6 @@ u64 quorum_state_missed_union(struct quorum_state *st, unsigned long legs)
 	return n;
 }
 
-u64 quorum_state_missed_count(struct quorum_state *st, unsigned int leg)
-{
-	unsigned long flags;
-	u64 n;
-
-	spin_lock_irqsave(&st->lock, flags);
-	n = st->missed->ops->count(st->missed, leg);
-	spin_unlock_irqrestore(&st->lock, flags);
-	return n;
-}
-
 unsigned int quorum_state_region_shift(struct quorum_state *st)
 {
 	return st->missed->region_shift;
@@ -337,14 +332,7 @@ void quorum_state_add_leg(struct quorum_state *st)
 /* @leg has a new device, with unknown data: D, every region missed. */
 void quorum_state_new_device(struct quorum_state *st, unsigned int leg)
 {
-	unsigned long flags;
-	bool r;
-
-	spin_lock_irqsave(&st->lock, flags);
-	r = set_state(st, leg, QUORUM_LEG_DEAD);
-	mark(st, leg, 0, 0);
-	spin_unlock_irqrestore(&st->lock, flags);
-	changed(st, r);
+	make_dead(st, leg, 0, 0, false);
 }
 
 /* @leg leaves the set; the legs after it move down. */

@@ -97,7 +97,6 @@ void quorum_state_region_done(struct quorum_state *st, unsigned long legs,
 			      u64 region);
 u64 quorum_state_next_missed(struct quorum_state *st, unsigned long legs,
 			     u64 from);
-u64 quorum_state_missed_count(struct quorum_state *st, unsigned int leg);
 u64 quorum_state_missed_union(struct quorum_state *st, unsigned long legs);
 unsigned int quorum_state_region_shift(struct quorum_state *st);
 u64 quorum_state_nr_regions(struct quorum_state *st);

@@ -221,11 +221,6 @@ static inline void quorum_leg_answered(struct quorum_c *qc, unsigned int leg)
 	atomic_dec(&qc->legs[leg].inflight);
 }
 
-static inline unsigned long quorum_all_legs(struct quorum_c *qc)
-{
-	return BIT(qc->nr_legs) - 1;
-}
-
 /* Report @leg of @io as bad: @error for a failed I/O, 0 if outvoted. */
 static inline void quorum_io_report_bad(struct quorum_io *io, unsigned int leg,
 					blk_status_t error)

@@ -360,7 +360,7 @@ static void test_read_pattern_name(void **state)
 
 /* ---- region size against the device's length ---------------------------- */
 
-#define TIB_SECTORS	(1ULL << 31)
+#define TIB_SECTORS	(1024ULL * 1024 * 1024 * 1024 / 512)
 
 static void test_regions(void **state)
 {
