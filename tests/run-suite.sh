@@ -12,13 +12,20 @@
 # Results: results/<timestamp>/<kver>/ (results/latest points there).
 # With no case named, the userspace unit tests and a fuzzer regression pass
 # run first on the host and count as cases of kernel "host".
-# Prints "<kver> <case> PASS|FAIL|SKIP (<s>s)" per case, details of each
-# failure, and a closing "N passed, N failed[, N skipped]" line; exits 1 if
-# anything failed (2 on a usage/setup error). Pseudo-cases: module-load,
-# module-unload (a leaked module reference fails it), console-log (a kernel
-# bug on the serial console that no case reported).
-# Environment: QUORUM_VM_TIMEOUT (whole VM run per kernel, default derived
-# from the case timeouts), QUORUM_VM_MEM, QUORUM_MODULE, plus boot.sh's.
+# The kernels' VMs run at the same time (QUORUM_JOBS=1: one after another);
+# their progress lines are prefixed with the kernel.
+# Prints "<kver> <case> PASS|FAIL|SKIP (<s>s, cpu <n>%)" per case (cpu: the
+# guest's CPU use while it ran), details of each failure, the ten slowest
+# cases, and a closing "N passed, N failed[, N skipped]" line; exits 1 if
+# anything failed (2 on a usage/setup error). A skip fails the case unless
+# tests/expected-skips lists it for that kernel. Pseudo-cases: module-load,
+# module-unload (a leaked module reference fails it), kmemleak (on a kernel
+# built with it), console-log (a kernel bug on the serial console that no
+# case reported).
+# Environment: QUORUM_DEADLINE (epoch seconds: the VMs are stopped then,
+# the running case named and counted as failed), QUORUM_VM_TIMEOUT (whole
+# VM run per kernel, default derived from the case timeouts), QUORUM_JOBS,
+# QUORUM_VM_MEM, QUORUM_MODULE, plus boot.sh's.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,6 +33,8 @@ REPO=$(cd "$HERE/.." && pwd)
 BOOT=$HERE/vm/boot.sh
 RUNNER=$HERE/guest/runner.sh
 CHECK_KLOG=$HERE/vm/check-klog
+KERNELS=$REPO/scripts/kernels.sh
+EXPECTED_SKIPS=$HERE/expected-skips
 LTS_SERIES=(6.1 6.12)
 
 PASSED=0
@@ -33,25 +42,18 @@ FAILED=0
 SKIPPED=()
 # "<kver> <case>: <note>" and the log file of each failure, recapped last
 FAILURES=()
+# "<seconds> <kver> <case>" of every case run, for the slowest list
+TIMES=()
 
 die() {
 	echo "run-suite: $*" >&2
 	exit 2
 }
 
-# Kernels we can boot and build for, oldest first.
-installed_kernels() {
-	local d k
-	for d in /lib/modules/*/; do
-		k=$(basename "$d")
-		[[ -f /boot/vmlinuz-$k && -e /lib/modules/$k/build ]] && echo "$k"
-	done | sort -V
-}
-
 lts_kernels() {
 	local series k
 	for series in "${LTS_SERIES[@]}"; do
-		k=$(installed_kernels | grep "^${series//./\\.}\." | tail -n1 || true)
+		k=$("$KERNELS" lts | grep "^${series//./\\.}\." || true)
 		[[ -n "$k" ]] || die "no $series.* kernel with /boot/vmlinuz and headers installed (run scripts/install-deps.sh)"
 		echo "$k"
 	done
@@ -105,18 +107,47 @@ strip_cr() {
 	tr -d '\r'
 }
 
-# count <kver> <name> <PASS|FAIL|SKIP> <secs> [note]
+# expected_skip <kver> <case>: 0 if tests/expected-skips lists the case
+# for this kernel ("<case> <kernel glob> <why>" lines)
+expected_skip() {
+	local kver=$1 name=$2 c glob _
+	[[ -f "$EXPECTED_SKIPS" ]] || return 1
+	while read -r c glob _; do
+		[[ "$c" == "#"* || -z "$c" ]] && continue
+		# shellcheck disable=SC2053 # the glob is meant to match
+		[[ "$c" == "$name" && "$kver" == $glob ]] && return 0
+	done <"$EXPECTED_SKIPS"
+	return 1
+}
+
+# count <kver> <name> <PASS|FAIL|SKIP> <secs> [note] [cpu %]: sets COUNTED
+# to the status counted (an unexpected skip counts as a failure)
 count() {
-	local line="$1 $2 $3 ($4s)"
-	case $3 in
+	local status=$3 note=${5:-}
+	if [[ "$status" == SKIP ]] && ! expected_skip "$1" "$2"; then
+		status=FAIL note="skipped, and tests/expected-skips does not expect it here: $note"
+	fi
+	case $status in
 	PASS) PASSED=$((PASSED + 1)) ;;
-	SKIP) SKIPPED+=("$1 $2${5:+: $5}") ;;
+	SKIP) SKIPPED+=("$1 $2${note:+: $note}") ;;
 	*)
 		FAILED=$((FAILED + 1))
-		FAILURES+=("$1 $2${5:+: $5}")
+		FAILURES+=("$1 $2${note:+: $note}")
 		;;
 	esac
-	echo "$line${5:+ - $5}"
+	[[ ! "$4" =~ ^[0-9]+(\.[0-9]+)?$ || "$4" == 0 ]] || TIMES+=("$4 $1 $2")
+	echo "$1 $2 $status ($4s${6:+, cpu $6%})${note:+ - $note}"
+	COUNTED=$status
+}
+
+# The ten cases that took longest, over every kernel.
+print_slowest() {
+	((${#TIMES[@]})) || return 0
+	echo "slowest cases:"
+	printf '%s\n' "${TIMES[@]}" | sort -rn | head -n 10 |
+		while read -r secs kver name; do
+			printf '  %7ss  %s %s\n' "$secs" "$kver" "$name"
+		done
 }
 
 show_failure() {
@@ -155,10 +186,12 @@ report() {
 	local -A seen=()
 	problems=$(console_problems "$dir")
 	[[ -f "$dir/current" ]] && current=$(<"$dir/current")
-	while IFS=$'\t' read -r name status secs note; do
+	local cpu
+	while IFS=$'\t' read -r name status secs cpu note; do
 		seen[$name]=1
-		count "$kver" "$name" "$status" "$secs" "$note"
-		[[ "$status" != FAIL ]] || show_failure "$dir" "$name"
+		[[ "$cpu" != - ]] || cpu=""
+		count "$kver" "$name" "$status" "$secs" "$note" "$cpu"
+		[[ "$COUNTED" != FAIL ]] || show_failure "$dir" "$name"
 	done < <(cat "$dir/summary.tsv" 2>/dev/null)
 	for file in "$@" module-unload; do
 		name=$(basename "$file")
@@ -167,7 +200,9 @@ report() {
 			[[ -f "$dir/module-unload.out" || "$current" == module-unload ]] || continue
 		fi
 		if [[ "$name" == "$current" ]]; then
-			if ((rc == 124)); then note="guest hung: VM timed out while this case ran"
+			if ((rc == 124)) && [[ -f "$dir/deadline" ]]; then
+				note="the run's deadline ($(<"$dir/deadline")) passed while this case ran: VM stopped"
+			elif ((rc == 124)); then note="guest hung: VM timed out while this case ran"
 			else note="guest died while this case ran (boot.sh rc=$rc)"; fi
 			count "$kver" "$name" FAIL "?" "$note"
 			show_failure "$dir" "$name"
@@ -177,6 +212,8 @@ report() {
 				head -n 30 <<<"$problems" | indent
 				problems=""
 			fi
+		elif ((rc == 124)) && [[ -f "$dir/deadline" ]]; then
+			count "$kver" "$name" FAIL 0 "not run: the run's deadline passed"
 		else
 			count "$kver" "$name" FAIL 0 "not run"
 		fi
@@ -187,18 +224,81 @@ report() {
 	fi
 }
 
-# run_kernel <kver> <results root> <cases...>
-run_kernel() {
-	local kver=$1 dir=$2/$1 ko rc=0 start=$SECONDS
+# The VM's time limit: the cases' own, cut to what is left before
+# QUORUM_DEADLINE (then <dir>/deadline says so, for the report).
+vm_limit() {
+	local dir=$1 t left
+	shift
+	t=$(vm_timeout "$@")
+	[[ -n "${QUORUM_DEADLINE:-}" ]] || { echo "$t"; return; }
+	left=$((QUORUM_DEADLINE - $(date +%s)))
+	if ((left < t)); then
+		date -d "@$QUORUM_DEADLINE" '+%H:%M:%S' >"$dir/deadline"
+		t=$((left > 1 ? left : 1))
+	fi
+	echo "$t"
+}
+
+# run_vm <kver> <results root> <cases...>: boot the kernel and run the
+# cases; the boot's exit status goes to <dir>/boot.rc. Progress lines go
+# to stdout, prefixed with the kernel when VMs run side by side.
+run_vm() {
+	local kver=$1 dir=$2/$1 ko rc=0 start=$SECONDS t km=0
 	shift 2
 	ko=$(module_for "$kver")
 	mkdir -p "$dir"
+	rm -f "$dir/deadline" "$dir/boot.rc"
+	t=$(vm_limit "$dir" "$@")
 	echo "=== $kver: $# case(s), module ${ko:-<none>}, results $dir"
-	"$BOOT" --kver "$kver" --results "$dir" --timeout "$(vm_timeout "$@")" \
-		${ko:+--keep "$(dirname "$ko")"} -- "$RUNNER" "$ko" "$dir" "$@" || rc=$?
-	((rc != 130)) || exit 130 # interrupted
+	if [[ -f "$dir/deadline" ]] && ((t <= 1)); then
+		rc=124 # nothing booted: every case is "not run"
+	else
+		# the runner must be able to scan for leaks where the kernel
+		# was built with kmemleak
+		grep -qx 'CONFIG_DEBUG_KMEMLEAK=y' \
+			"$("$KERNELS" root "$kver")/boot/config-$kver" 2>/dev/null &&
+			km=1
+		QUORUM_EXPECT_KMEMLEAK=$km \
+			"$BOOT" --kver "$kver" --results "$dir" --timeout "$t" \
+			${ko:+--keep "$(dirname "$ko")"} \
+			-- "$RUNNER" "$ko" "$dir" "$@" || rc=$?
+	fi
 	echo "=== $kver: VM run took $((SECONDS - start))s"
-	report "$kver" "$dir" "$rc" "$@"
+	echo "$rc" >"$dir/boot.rc"
+}
+
+# run_kernels <results root> <cases...>: every kernel's VM, QUORUM_JOBS at
+# a time (default all), then their reports in order. A case spends most
+# of its time in one process or in waits, so two guests share the host's
+# CPUs well.
+run_kernels() {
+	local root=$1 kver jobs=${QUORUM_JOBS:-${#KVERS[@]}} rc smp
+	shift
+	local -a pids=()
+	# Guests side by side share the host's CPUs: more virtual CPUs than
+	# the host has makes TCG guests spin on each other, several times
+	# slower per case, so each gets its share (at most boot.sh's default
+	# of 2, at least 1) unless QUORUM_VM_SMP says otherwise.
+	if ((jobs > 1)) && [[ -z "${QUORUM_VM_SMP:-}" ]]; then
+		smp=$(($(nproc) / jobs))
+		export QUORUM_VM_SMP=$((smp < 1 ? 1 : smp > 2 ? 2 : smp))
+	fi
+	for kver in "${KVERS[@]}"; do
+		if ((jobs > 1)); then
+			while (($(jobs -rp | wc -l) >= jobs)); do wait -n || true; done
+			run_vm "$kver" "$root" "$@" 2>&1 | sed -u "s/^/[$kver] /" &
+			pids+=($!)
+		else
+			run_vm "$kver" "$root" "$@"
+		fi
+	done
+	# Ctrl-C: the trap in boot.sh stops each qemu
+	((${#pids[@]} == 0)) || wait "${pids[@]}" || true
+	for kver in "${KVERS[@]}"; do
+		rc=$(cat "$root/$kver/boot.rc" 2>/dev/null || echo 125)
+		((rc != 130)) || exit 130 # interrupted
+		report "$kver" "$root/$kver" "$rc" "$@"
+	done
 }
 
 # run_host <results root>: the userspace checks (unit tests, a regression
@@ -272,28 +372,30 @@ main() {
 	((${#cases[@]})) || mapfile -t cases < <(compgen -G "$HERE/cases/[0-9]*" | sort)
 	((${#cases[@]})) || die "no test cases found"
 	local kver
+	KVERS=("${kvers[@]}")
 	for kver in "${kvers[@]}"; do
-		[[ -f /boot/vmlinuz-$kver ]] || die "kernel $kver not installed"
+		[[ -f "$("$KERNELS" root "$kver")/boot/vmlinuz-$kver" ]] ||
+			die "kernel $kver not installed"
 		module_for "$kver" >/dev/null # fail before booting anything
 	done
 
 	local root stamp
 	stamp=$(date +%Y%m%d-%H%M%S)
+	mkdir -p "$REPO/results"
 	# two runs started in the same second must not share a directory
-	[[ ! -e "$REPO/results/$stamp" ]] || stamp+="-$$"
+	mkdir "$REPO/results/$stamp" 2>/dev/null || stamp+="-$$"
 	root=$REPO/results/$stamp
 	mkdir -p "$root"
 	ln -sfn "$stamp" "$REPO/results/latest"
 	((host == 0)) || run_host "$root"
 	prepare_qemu_diff "$root" "${cases[@]}"
-	for kver in "${kvers[@]}"; do
-		run_kernel "$kver" "$root" "${cases[@]}"
-	done
+	run_kernels "$root" "${cases[@]}"
 
 	local s
 	for s in "${SKIPPED[@]}"; do
 		echo "skipped: $s"
 	done
+	print_slowest
 	recap_failures "$root"
 	echo "$PASSED passed, $FAILED failed$( ((${#SKIPPED[@]} == 0)) || echo ", ${#SKIPPED[@]} skipped")"
 	((FAILED == 0))
