@@ -10,6 +10,8 @@
 #   make demo            a guided tour in a VM (6.1 by default)
 #   make bench           dm-quorum against md raid1, dm-mirror, dm-linear
 #                        and QEMU quorum in a VM (KVER= to pick a kernel)
+#   make clean-cache     remove the debug kernel and the VM images the
+#                        tests cache (nothing of them is outside the caches)
 #
 # Every kernel gets its own tree under build/<kver>/ made of symlinks to
 # the sources, so builds for several kernels never clobber each other.
@@ -27,24 +29,42 @@ endif
 
 KBUILD_FLAGS := W=1
 
-.PHONY: all modules install clean check unit lint demo bench deps FORCE
+# The debug kernel (scripts/debug-kernel.sh) lives in the project's cache,
+# never in the host's /lib/modules: kdir <kver> is a kernel's build tree.
+DEBUG_CACHE := $(or $(QUORUM_DEBUG_CACHE),/var/cache/dm-quorum)
+kdir = $(if $(filter %-dmq-debug,$(1)),$(DEBUG_CACHE)/root)/lib/modules/$(1)/build
+
+.PHONY: all modules install clean clean-cache check unit lint demo bench deps \
+	have-kernels FORCE
 
 all: modules
 
-modules: $(foreach k,$(KVERS),build/$(k)/dm-quorum.ko)
+# Nothing to build for is an error, not an empty success.
+have-kernels:
+	@if [ -z "$(strip $(KVERS))" ]; then \
+		echo "dm-quorum: no kernel build tree under /lib/modules/*/build." >&2; \
+		echo "Install the headers of the kernel to build for: the running" >&2; \
+		echo "one's (apt install linux-headers-$$(uname -r)) or Debian's" >&2; \
+		echo "LTS kernels' (linux-headers-amd64, linux-headers-6.12-amd64;" >&2; \
+		echo "scripts/install-deps.sh installs all make check needs)." >&2; \
+		exit 1; \
+	fi
+
+modules: have-kernels $(foreach k,$(KVERS),build/$(k)/dm-quorum.ko)
 
 build/%/dm-quorum.ko: FORCE
-	@test -d /lib/modules/$*/build || \
-		{ echo "no build tree for kernel $* (install its headers)"; exit 1; }
+	@test -d $(call kdir,$*) || \
+		{ echo "no build tree for kernel $* at $(call kdir,$*):" \
+			"install linux-headers-$*" >&2; exit 1; }
 	@mkdir -p build/$*
 	@for f in $(notdir $(SOURCES)); do ln -sfn ../../$$f build/$*/$$f; done
-	$(MAKE) -C /lib/modules/$*/build M=$(SRC)/build/$* $(KBUILD_FLAGS) modules
+	$(MAKE) -C $(call kdir,$*) M=$(SRC)/build/$* $(KBUILD_FLAGS) modules
 
 # INSTALL_MOD_PATH=<dir> installs the module under <dir>, DESTDIR=<dir>
 # the udev rules (packaging, tests).
 UDEVDIR ?= /usr/lib/udev
 
-install: modules
+install: have-kernels modules
 	@for k in $(KVERS); do \
 		$(MAKE) -C /lib/modules/$$k/build M=$(SRC)/build/$$k \
 			modules_install && \
@@ -91,3 +111,7 @@ bench: deps
 
 clean:
 	rm -rf build tests/unit/build tests/fuzz/build
+
+# The debug kernel's tree and install root, and the VM harness's images.
+clean-cache:
+	rm -rf $(DEBUG_CACHE) $(SRC)/.cache/vm

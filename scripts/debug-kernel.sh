@@ -9,12 +9,15 @@
 # and KASAN, lockdep, kmemleak, UBSAN, fault injection). The build lives
 # in $QUORUM_DEBUG_CACHE (default /var/cache/dm-quorum), one tree per
 # version of the source package, reused while the fragment and this
-# script are unchanged and rebuilt incrementally when they change. It is installed the way a kernel package is,
-# so that the harness and out-of-tree builds find it:
-#   /boot/vmlinuz-<kver>, /boot/config-<kver>
-#   /lib/modules/<kver>/ (modules.builtin..., build -> the source tree)
-# <kver> ends in -dmq-debug; scripts/kernels.sh never lists it among the
-# LTS kernels.
+# script's BUILD_KEY are unchanged and rebuilt incrementally when they
+# change. It is installed the way a kernel package is, but under the
+# cache, never into the host's /boot or /lib/modules:
+#   <cache>/root/boot/vmlinuz-<kver>, <cache>/root/boot/config-<kver>
+#   <cache>/root/lib/modules/<kver>/ (modules.builtin..., build -> the tree)
+# `scripts/kernels.sh root <kver>` names that root to the harness and the
+# Makefile; the guest binds its lib/modules over /lib/modules. <kver> ends
+# in -dmq-debug; scripts/kernels.sh never lists it among the LTS kernels.
+# `make clean-cache` removes all of it.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,6 +26,10 @@ CACHE=${QUORUM_DEBUG_CACHE:-/var/cache/dm-quorum}
 PKG=linux-source-6.1
 TARBALL=/usr/src/$PKG.tar.xz
 SUFFIX=-dmq-debug
+ROOT=$CACHE/root
+# Raise when a change to build() must rebuild the kernel; the fragment's
+# own changes are seen without it.
+BUILD_KEY=1
 
 log() {
 	echo "debug-kernel: $*" >&2
@@ -73,25 +80,40 @@ build() {
 install_kernel() {
 	local dir=$1 src=$1/$PKG kver
 	kver=$(cat "$dir/kver")
-	cp "$src/arch/x86/boot/bzImage" "/boot/vmlinuz-$kver"
-	cp "$src/.config" "/boot/config-$kver"
-	make -s -C "$src" LOCALVERSION="$SUFFIX" INSTALL_MOD_PATH=/ \
+	rm -rf "${ROOT:?}/boot/"*"$SUFFIX" "${ROOT:?}/lib/modules/"*"$SUFFIX"
+	mkdir -p "$ROOT/boot"
+	cp "$src/arch/x86/boot/bzImage" "$ROOT/boot/vmlinuz-$kver"
+	cp "$src/.config" "$ROOT/boot/config-$kver"
+	make -s -C "$src" LOCALVERSION="$SUFFIX" INSTALL_MOD_PATH="$ROOT" \
 		modules_install >/dev/null
-	ln -sfn "$src" "/lib/modules/$kver/build"
+	ln -sfn "$src" "$ROOT/lib/modules/$kver/build"
+}
+
+# Versions before 1.5.7 installed the kernel into the host's /boot and
+# /lib/modules: take that out (only what carries our suffix).
+remove_host_install() {
+	local f
+	for f in /boot/vmlinuz-*"$SUFFIX" /boot/config-*"$SUFFIX" \
+		/boot/System.map-*"$SUFFIX" /lib/modules/*"$SUFFIX"; do
+		[[ -e "$f" || -L "$f" ]] || continue
+		log "removing $f (installed by an older version)"
+		rm -rf "$f"
+	done
 }
 
 main() {
 	local key dir
 	[[ -f "$TARBALL" ]] || { log "$TARBALL missing (install $PKG)"; exit 1; }
 	dir=$CACHE/debug-$(dpkg-query -W -f='${Version}' "$PKG")
-	key=$(cat "$FRAGMENT" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16)
+	key=$({ cat "$FRAGMENT"; echo "$BUILD_KEY"; } | sha256sum | cut -c1-16)
 	if [[ "$(cat "$dir/built" 2>/dev/null)" != "$key" ]]; then
 		(build "$dir" "$key") || { log "build failed"; exit 1; }
 	fi
 	local kver
 	kver=$(cat "$dir/kver")
-	if [[ ! -f "/boot/vmlinuz-$kver" || ! -e "/lib/modules/$kver/build" ||
-		"$(readlink "/lib/modules/$kver/build")" != "$dir/$PKG" ]]; then
+	remove_host_install
+	if [[ ! -f "$ROOT/boot/vmlinuz-$kver" ||
+		"$(readlink "$ROOT/lib/modules/$kver/build")" != "$dir/$PKG" ]]; then
 		install_kernel "$dir"
 	fi
 	echo "$kver"

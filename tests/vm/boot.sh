@@ -33,6 +33,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 CACHE=${QUORUM_VM_CACHE:-$REPO/.cache/vm}
 QEMU=qemu-system-x86_64
+# where the kernel is installed: / or the debug kernel's cache (set in main)
+KROOT=/
 
 usage() {
 	sed -n 's/^# \{0,1\}//; 4,4p' "${BASH_SOURCE[0]}" >&2
@@ -125,8 +127,8 @@ extract_vmlinux() {
 # decompressing itself under TCG; a PVH-capable kernel boots straight from
 # its uncompressed ELF, which we extract once and cache.
 kernel_image() {
-	local kver=$1 vmlinuz=/boot/vmlinuz-$1 elf=$CACHE/vmlinux-$1 stamp tmp
-	if ! grep -qx 'CONFIG_PVH=y' "/boot/config-$kver" 2>/dev/null ||
+	local kver=$1 vmlinuz=${KROOT%/}/boot/vmlinuz-$1 elf=$CACHE/vmlinux-$1 stamp tmp
+	if ! grep -qx 'CONFIG_PVH=y' "${KROOT%/}/boot/config-$kver" 2>/dev/null ||
 		[[ -n "${QUORUM_VM_BZIMAGE:-}" ]]; then
 		echo "$vmlinuz"
 		return
@@ -193,7 +195,11 @@ run_qemu() {
 	# mount: the legacy routing table works.
 	[[ "$kver" != *-dmq-debug ]] ||
 		append+=" rcupdate.rcu_cpu_stall_timeout=300 pci=noacpi"
-	append+=" harness.results=$results harness.keep=$keep ${QUORUM_VM_APPEND:-}"
+	append+=" harness.results=$results harness.keep=$keep"
+	# a kernel kept out of the host's /lib/modules: the guest binds its
+	# modules there
+	[[ "$KROOT" == / ]] || append+=" harness.modules=$KROOT/lib/modules"
+	append+=" ${QUORUM_VM_APPEND:-}"
 	local r9=${results//,/,,} # qemu option syntax escapes commas
 	timeout --kill-after=5 "$timeout" "$QEMU" \
 		-nodefaults -no-user-config -nographic -monitor none -no-reboot \
@@ -222,7 +228,8 @@ main() {
 		esac
 	done
 	[[ -n "$kver" && -n "$results" && $# -gt 0 ]] || usage
-	[[ -f /boot/vmlinuz-$kver ]] || die "no /boot/vmlinuz-$kver"
+	KROOT=$("$REPO/scripts/kernels.sh" root "$kver")
+	[[ -f "${KROOT%/}/boot/vmlinuz-$kver" ]] || die "no ${KROOT%/}/boot/vmlinuz-$kver"
 	mkdir -p "$results/.boot"
 	results=$(cd "$results" && pwd -P)
 	[[ "$results" != *[[:space:]]* ]] || die "results path must not contain whitespace"
@@ -237,7 +244,7 @@ main() {
 
 	mkdir -p "$CACHE"
 	local initrd=$CACHE/initramfs-$kver.cpio.gz accel
-	"$HERE/mkinitramfs.sh" "$kver" "$initrd"
+	"$HERE/mkinitramfs.sh" "$kver" "$initrd" "$KROOT"
 	accel=$(pick_accel "$kver" "$initrd")
 	rm -f "$results/.boot/status" "$results/console.log"
 	: >"$results/output.log"

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# mkinitramfs.sh <kver> <out.cpio.gz>
+# mkinitramfs.sh <kver> <out.cpio.gz> [<root>]
 #
 # Build a minimal busybox-static initramfs for kernel <kver> holding only
 # what is needed to mount a virtio-9p share (the real userspace is the
 # host root, mounted over 9p by tests/vm/initramfs-init). The result is
 # cached: it is rebuilt only when a stamp of its inputs (this script, the
 # init, busybox, the module files) changes; the stamp is <out>.stamp.
+# The kernel's modules are looked up under <root>/lib/modules (default /).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,7 +19,7 @@ BUSYBOX=/bin/busybox
 MODULES=(virtio_pci 9pnet_virtio 9p)
 
 usage() {
-	echo "usage: $0 <kver> <out.cpio.gz>" >&2
+	echo "usage: $0 <kver> <out.cpio.gz> [<root>]" >&2
 	exit 2
 }
 
@@ -26,7 +27,7 @@ usage() {
 module_files() {
 	local kver=$1 m
 	for m in "${MODULES[@]}"; do
-		modprobe --show-depends -S "$kver" "$m" ||
+		modprobe -d "$ROOT" --show-depends -S "$kver" "$m" ||
 			{ echo "mkinitramfs: cannot resolve $m for $kver" >&2; return 1; }
 	done | while read -r verb path _; do
 		# "insmod <path> [opts]" or "builtin <name>"
@@ -81,10 +82,12 @@ build_tree() {
 }
 
 main() {
-	(($# == 2)) || usage
+	(($# == 2 || $# == 3)) || usage
 	local kver=$1 out=$2 stamp
 	local -a mods
-	[[ -d /lib/modules/$kver ]] || { echo "mkinitramfs: no /lib/modules/$kver" >&2; exit 1; }
+	ROOT=${3:-/}
+	[[ -d $ROOT/lib/modules/$kver ]] ||
+		{ echo "mkinitramfs: no $ROOT/lib/modules/$kver" >&2; exit 1; }
 	mapfile -t mods < <(module_files "$kver")
 	stamp=$(inputs_stamp "$kver" "${mods[@]}")
 	if [[ -s "$out" && -f "$out.stamp" && "$(cat "$out.stamp")" == "$stamp" ]]; then
