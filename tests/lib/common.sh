@@ -600,3 +600,218 @@ quorum_uevents() {
 quorum_uevent_count() {
 	quorum_uevents "$@" | wc -l
 }
+
+## Evidence that a race happened ##########################################
+#
+# A case that tests a race must show, from what it measured in the run,
+# that the race took place: a run that missed the window proves nothing.
+# These helpers read that evidence without forking where they can (forks
+# are slow under TCG, and a slow probe would widen the window it probes).
+
+# us_since <EPOCHREALTIME> [<EPOCHREALTIME>=now]: microseconds between them
+us_since() {
+	local to=${2:-$EPOCHREALTIME}
+	echo $((${to/./} - ${1/./}))
+}
+
+# secs <microseconds>: as seconds to 0.01 s, for messages
+secs() {
+	local us=$1 sign=""
+	((us >= 0)) || { sign=-; us=$((-us)); }
+	printf '%s%d.%02d' "$sign" $((us / 1000000)) $((us % 1000000 / 10000))
+}
+
+# read_inflight <kname>: sets INFLIGHT_R and INFLIGHT_W, the reads and
+# writes dm-N (a kernel name, see dm_kname) has in flight now. dm counts
+# a bio from the moment its target's map has taken it, so a write
+# dm-quorum holds behind a locked range is in flight (not a bio dm-delay
+# holds: see delay_held). No fork.
+read_inflight() {
+	INFLIGHT_R=0 INFLIGHT_W=0
+	read -r INFLIGHT_R INFLIGHT_W <"/sys/block/$1/inflight"
+}
+
+# wait_inflight <kname> reads|writes <pid> [<seconds>=30]: wait until dm-N
+# has a read (or write) in flight, while process <pid> (which issues it)
+# runs; 1 if <pid> ended first or the time ran out.
+wait_inflight() {
+	local kname=$1 what=$2 pid=$3 end
+	end=$((${EPOCHREALTIME%.*} + ${4:-30}))
+	while kill -0 "$pid" 2>/dev/null && ((${EPOCHREALTIME%.*} < end)); do
+		read_inflight "$kname"
+		if [[ $what == reads ]]; then
+			((INFLIGHT_R > 0)) && return 0
+		else
+			((INFLIGHT_W > 0)) && return 0
+		fi
+		nap 0.01
+	done
+	return 1
+}
+
+# dm_ios <kname>: sets IOS_R and IOS_W, the reads and writes dm-N has
+# counted in its stat, when they start (6.1) or end (6.12). dm-delay
+# counts a bio when it lets it go: a count unchanged since before a bio
+# was sent says that dm-delay still holds it, on either kernel. No fork.
+dm_ios() {
+	local -a st
+	read -ra st <"/sys/block/$1/stat"
+	IOS_R=${st[0]} IOS_W=${st[4]}
+}
+
+# delay_held <dm name>: sets DELAY_R and DELAY_W, the reads and writes
+# the dm-delay target of the device (its first target) holds now, from
+# its status ("<reads> <writes> <flushes>" held; dm core does not count
+# them in flight while dm-delay holds them)
+delay_held() {
+	local -a f
+	DELAY_R=0 DELAY_W=0
+	read -ra f < <(dmsetup status "$1") || return 1
+	[[ ${f[2]} == delay ]] || return 1
+	DELAY_R=${f[3]} DELAY_W=${f[4]}
+}
+
+# wait_delay_held <dm name> reads|writes <pid> [<seconds>=30]: wait until
+# the device's dm-delay holds a read (or write), while process <pid>
+# (which issues it) runs; 1 if <pid> ended first or the time ran out.
+wait_delay_held() {
+	local name=$1 what=$2 pid=$3 end
+	end=$((${EPOCHREALTIME%.*} + ${4:-30}))
+	while kill -0 "$pid" 2>/dev/null && ((${EPOCHREALTIME%.*} < end)); do
+		delay_held "$name" || return 1
+		if [[ $what == reads ]]; then
+			((DELAY_R > 0)) && return 0
+		else
+			((DELAY_W > 0)) && return 0
+		fi
+		nap 0.01
+	done
+	return 1
+}
+
+# child_pid <pid> <comm>: the pid of a child of <pid> running <comm> (a
+# `write_pattern ... &` is a subshell whose child dd does the write)
+child_pid() {
+	local c comm
+	local -a kids=()
+	read -ra kids 2>/dev/null <"/proc/$1/task/$1/children"
+	for c in "${kids[@]}"; do
+		read -r comm 2>/dev/null <"/proc/$c/comm" || continue
+		[[ $comm == "$2" ]] && { echo "$c"; return 0; }
+	done
+	return 1
+}
+
+# proc_blocked <pid> <syscall nr>: 0 if the process sleeps uninterruptibly
+# (D) inside that system call (x86-64 numbers: 0 read, 1 write, 16
+# ioctl): waiting in the kernel for its I/O, not merely slow to run.
+proc_blocked() {
+	local nr stat
+	read -r nr _ 2>/dev/null <"/proc/$1/syscall" || return 1
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+	[[ $nr == "$2" && ${stat##*) } == D* ]]
+}
+
+# proc_asleep <pid> <syscall nr>: 0 if the process sleeps (D or S) inside
+# that system call
+proc_asleep() {
+	local nr stat
+	read -r nr _ 2>/dev/null <"/proc/$1/syscall" || return 1
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+	[[ $nr == "$2" && ${stat##*) } == [DS]* ]]
+}
+
+# proc_where <pid>: one line on where a process is, for a failure message
+proc_where() {
+	local stat sc wchan
+	read -r stat 2>/dev/null <"/proc/$1/stat" || { echo "pid $1 has ended"; return; }
+	stat=${stat##*) }
+	read -r sc 2>/dev/null <"/proc/$1/syscall"
+	read -r wchan 2>/dev/null <"/proc/$1/wchan"
+	echo "pid $1: state ${stat%% *}, syscall ${sc%% *}, wchan ${wchan:-?}"
+}
+
+# sync_engine_draining: 0 if a resync, check or repair engine is asleep
+# waiting for the writes in flight to its piece to end: a worker of a
+# kquorum_sync queue ("kworker/...+kquorum_sync" in its comm while it runs
+# the work) whose kernel stack holds drain_writes (dm-quorum-rewrite.c;
+# the name is what this looks for: rename both together). Needs root
+# (/proc/<pid>/stack).
+sync_engine_draining() {
+	local d comm line
+	for d in /proc/[0-9]*; do
+		read -r comm 2>/dev/null <"$d/comm" || continue
+		[[ $comm == *kquorum_sync* ]] || continue
+		while read -r line; do
+			[[ $line == *" drain_writes+"* ]] && return 0
+		done 2>/dev/null <"$d/stack"
+	done
+	return 1
+}
+
+# nap <seconds>: sleep without a fork (a fork can take a second under
+# TCG on a busy host): a read that times out on a pipe no one writes to
+nap() {
+	[[ -n ${_NAP_FD:-} ]] || exec {_NAP_FD}<> <(:)
+	read -rt "$1" -u "$_NAP_FD" _ || :
+}
+
+# _sync_sample <dev> <kname>: sets SAMPLE to "<writes started or
+# completed> <writes in flight> <action> <done> <total>", read in that
+# order (see sync_overlap)
+_sync_sample() {
+	local -a stat st
+	local n
+	read -ra stat <"/sys/block/$2/stat"
+	read_inflight "$2"
+	read -ra st <<<"$(dmsetup status "$1")"
+	n=${#st[@]}
+	((n >= 4)) || return 1
+	SAMPLE="${stat[4]} $INFLIGHT_W ${st[n - 4]} ${st[n - 3]/\// }"
+	SAMPLE_HEALTH=${st[5]}
+}
+
+# sync_overlap <dev> <action> <pid>: sample dev's write counters and its
+# sync status until process <pid> (writing to dev) has ended, and once
+# more after, and prove that <action> (resync, check, repair) ran while
+# the writes did: 0 if a sample A, then a sample B, both saw the action
+# running and not finished, with more done at B than at A, and writes
+# completed between A and B (the action, running at A and at B, ran all
+# along: it ran while they did). The block layer counts a write in the
+# stat when it starts (6.1) or when it ends (6.12); either way A's count
+# is at least the writes completed by A, and B's count less the writes in
+# flight at B (read after it) at most those completed by B: the second
+# above the first proves completions in between. A is the first sample
+# that saw the action running, B the last. Sets OVERLAP to the evidence
+# (or to why there is none) and prints it, and FIRST_HEALTH to the health
+# the first sample saw.
+sync_overlap() {
+	local dev=$1 action=$2 pid=$3 kname n=0 last=0
+	local -a s a=() b=()
+	kname=$(dm_kname "$dev") || return 1
+	while ((!last)); do
+		kill -0 "$pid" 2>/dev/null || last=1
+		_sync_sample "$dev" "$kname" || break
+		read -ra s <<<"$SAMPLE"
+		((n)) || FIRST_HEALTH=$SAMPLE_HEALTH
+		n=$((n + 1))
+		if [[ ${s[2]} == "$action" ]] && ((s[3] < s[4])); then
+			((${#a[@]})) || a=("${s[@]}")
+			b=("${s[@]}")
+		fi
+		((last)) || nap 0.2
+	done
+	if ((${#a[@]} == 0)); then
+		OVERLAP="no sample of $n saw $action running"
+	elif ((b[3] <= a[3])); then
+		OVERLAP="$action did not advance between the samples that saw it: ${a[3]}/${a[4]}, then ${b[3]}/${b[4]} ($n samples)"
+	elif ((b[0] - b[1] <= a[0])); then
+		OVERLAP="no write provably completed while $action went from ${a[3]} to ${b[3]} sectors (writes counted ${a[0]}, then ${b[0]} with ${b[1]} in flight; $n samples)"
+	else
+		OVERLAP="$action at ${a[3]}/${a[4]} with at most ${a[0]} writes completed, then at ${b[3]}/${b[4]} with at least $((b[0] - b[1] - a[0])) more completed ($n samples)"
+		echo "overlap: $OVERLAP"
+		return 0
+	fi
+	echo "no overlap: $OVERLAP"
+	return 1
+}
