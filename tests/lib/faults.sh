@@ -12,8 +12,11 @@
 # the fault goes onto the bad legs at once (all suspended, reloaded,
 # resumed, so no write can succeed on some of them and not on others), and
 # stays until fio is done. fio's outcome must be the expected one (below).
-# Then the fault goes, the legs are brought back (reinstate what is dead,
-# a repair vote over the rest), every leg must be identical and a second
+# Then the fault goes and the legs are brought back (the application
+# writes again what failed for want of a quorum, what is dead is
+# reinstated); a check must then find the never-faulted legs agreeing with
+# each other and with the vote (fm_check) before a repair vote could hide
+# a difference; after the repair every leg must be identical and a second
 # fio pass must verify.
 #
 # Expected outcome: "clean" (no I/O error, no verify error), "eio" (an I/O
@@ -109,25 +112,77 @@ fm_fio() {
 		--randseed=$((FM_SEED * 7919)) "$@" >"$out" 2>&1
 }
 
-# fm_counted <kind> <pattern> <leg>: 0 if the leg's fault shows in its
-# counters, as it must when the quorum held
+# fm_counted <kind> <pattern> <quorum held: 1|0> <leg>: 0 if the leg's
+# fault shows in its counters: every I/O that failed on it, with a quorum
+# or without; a silent fault where a quorum outvoted it
 fm_counted() {
-	local kind=$1 pattern=$2 i=$3
+	local kind=$1 pattern=$2 holds=$3 i=$4
 	case $kind/$pattern in
 	read/*|write/*|flush/*|gone/*)
 		(($(leg_stat q "$i" io_errors) > 0)) ;;
 	corrupt/quorum|drop/quorum)
-		(($(leg_stat q "$i" mismatches) > 0)) ;;
+		((!holds || $(leg_stat q "$i" mismatches) > 0)) ;;
 	*) return 0 ;;	# slow, and silent faults fifo never reads
 	esac
 }
 
-# fm_recover <kind> <quorum held: 1|0> <legs...>: take the fault away and
-# bring the legs back
+# fm_check <kind> <quorum held: 1|0> <n legs> <bad legs...>: a check (the
+# scrub, which writes nothing) once the legs are back, before the repair,
+# which would make them identical whatever they held: a difference among
+# the legs that never faulted must show here. Every leg is alive by now.
+# The vote must find every leg agreeing (no leg outvoted, no piece without
+# a quorum), but for dropped writes, which leave the bad legs with the old
+# data: where the quorum held, exactly the bad legs are outvoted, on every
+# piece counted; where it did not, the bad legs are the most and agree,
+# so exactly the never-faulted ones are, and these are compared directly,
+# since being outvoted together does not show that they agree. A leg that
+# never faulted may have been outvoted before only in that last case.
+fm_check() {
+	local kind=$1 holds=$2 n=$3 i found failures m want
+	local -a good=() before=()
+	shift 3
+	local bad=" $* "
+	[[ $(health q) =~ ^A+$ ]] || fail "health before the check: $(health q)"
+	for ((i = 0; i < n; i++)); do
+		before[i]=$(leg_stat q "$i" mismatches) || fail "status"
+		[[ $bad == *" $i "* ]] && continue
+		good+=("$i")
+		if ((before[i] > 0)) && [[ $kind != drop || $holds == 1 ]]; then
+			fail "leg $i never faulted, but was outvoted: $(dmsetup status q)"
+		fi
+	done
+	failures=$(quorum_failures q)
+	quorum_msg q check && wait_sync_idle q || fail "check"
+	found=$(sync_mismatches q)
+	echo "    check before the repair: $found pieces outvoted; $(dmsetup status q | cut -d' ' -f4-)"
+	(($(quorum_failures q) == failures)) ||
+		fail "check before the repair: pieces without a quorum: $(dmsetup status q)"
+	for ((i = 0; i < n; i++)); do
+		m=$(($(leg_stat q "$i" mismatches) - before[i]))
+		want=0
+		if [[ $kind == drop && $bad == *" $i "* ]]; then
+			((holds)) && want=$found
+		elif [[ $kind == drop ]]; then
+			((holds)) || want=$found
+		fi
+		((m == want)) ||
+			fail "check before the repair: leg $i outvoted on $m pieces, want $want: $(dmsetup status q)"
+	done
+	if [[ $kind == drop ]]; then
+		((found > 0)) || fail "check found nothing wrong with drop legs $*"
+		((holds || ${#good[@]} < 2)) || legs_identical $((FM_LEG_MB << 20)) "${good[@]}" ||
+			fail "the legs that never faulted differ"
+	else
+		((found == 0)) || fail "check before the repair found $found pieces outvoted"
+	fi
+}
+
+# fm_recover <kind> <quorum held: 1|0> <n legs> <bad legs...>: take the
+# fault away, bring the legs back, check them, repair them
 fm_recover() {
-	local kind=$1 holds=$2 i failures
-	shift 2
-	if [[ $kind == corrupt || $kind == drop ]]; then
+	local kind=$1 holds=$2 n=$3 i failures
+	shift 3
+	if [[ $kind == corrupt ]]; then
 		# what fifo reads cannot see, a scrub does: outvoted legs, or
 		# no quorum where the bad legs are the most
 		failures=$(quorum_failures q)
@@ -148,6 +203,7 @@ fm_recover() {
 			fail "write the failed area again"
 	fi
 	reinstate_dead q || fail "reinstate the dead legs"
+	fm_check "$kind" "$holds" "$n" "$@"
 	quorum_msg q repair && wait_sync_idle q || fail "repair"
 	[[ $(health q) =~ ^A+$ ]] || fail "health after recovery: $(health q)"
 }
@@ -181,15 +237,13 @@ fm_cell() {
 		dmsetup status q
 		fail "$kind on legs ${bad[*]} of $t-of-$n, $pattern: fio saw $got, want $want"
 	fi
-	if ((holds)); then
-		for i in "${bad[@]}"; do
-			fm_counted "$kind" "$pattern" "$i" ||
-				fail "$kind on leg $i not counted: $(dmsetup status q)"
-		done
-	fi
+	for i in "${bad[@]}"; do
+		fm_counted "$kind" "$pattern" $holds "$i" ||
+			fail "$kind on leg $i not counted: $(dmsetup status q)"
+	done
 	echo "  $kind ${t}-of-$n bad=${bad[*]} $pattern: $got; $(dmsetup status q | cut -d' ' -f4-)"
 
-	fm_recover "$kind" $holds "${bad[@]}"
+	fm_recover "$kind" $holds "$n" "${bad[@]}"
 	legs_identical $((FM_LEG_MB << 20)) $(seq 0 $((n - 1))) ||
 		fail "legs differ after recovery"
 	fm_fio "$out" $((kb / 2)) || { cat "$out"; fail "fio after recovery"; }
