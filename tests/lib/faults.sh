@@ -8,16 +8,22 @@
 #             (no quorum); 2-of-3 has N-threshold = 1, so it has two levels
 #   pattern   read_pattern quorum and fifo
 # that is 10 cells. In each cell fio writes and verifies (crc32c, 4 jobs,
-# verify_fatal) through a fresh quorum device; once it has started writing,
-# the fault goes onto the bad legs at once (all suspended, reloaded,
-# resumed, so no write can succeed on some of them and not on others), and
-# stays until fio is done. fio's outcome must be the expected one (below).
-# Then the fault goes and the legs are brought back (the application
-# writes again what failed for want of a quorum, what is dead is
-# reinstated); a check must then find the never-faulted legs agreeing with
-# each other and with the vote (fm_check) before a repair vote could hide
-# a difference; after the repair every leg must be identical and a second
-# fio pass must verify.
+# verify_fatal) through a fresh quorum device. The fault meets fio's I/O in
+# flight: before fio starts, the bad legs are suspended and their fault
+# tables loaded; once fio's first writes are in flight (held by the
+# suspended legs, so no quorum write can complete), the bad legs are
+# resumed, and the held writes and all I/O after them go through the fault
+# (all bad legs at once, so no write can succeed on some of them and not
+# on others). The fault stays until fio is done; no rate limit is needed
+# to catch fio mid-run. fio's outcome must be the expected one (below) and
+# the fault must show where it can: in the bad legs' counters, or for a
+# slow leg in fio's time. Then the fault goes and the legs are brought
+# back (the application writes again what failed for want of a quorum,
+# what is dead is reinstated); a check must then find the never-faulted
+# legs agreeing with each other and with the vote (fm_check) before a
+# repair vote could hide a difference; after the repair every leg must be
+# identical and a second fio pass must verify. The legs are as large as
+# the area fio writes, so the scrubs and compares read nothing else.
 #
 # Expected outcome: "clean" (no I/O error, no verify error), "eio" (an I/O
 # error, no verify error), or "wrong" (a verify error: only silently
@@ -29,9 +35,10 @@
 
 # shellcheck disable=SC2034 # FM_* settings are read by the cases
 
-FM_LEG_MB=8
 FM_JOBS=4
 FM_JOB_KB=1024
+# the legs of the shape being run (fm_shape): the area fio writes
+FM_LEG_MB=0
 FM_CELLS=0
 FM_FAULTS=0
 FM_SEED=1
@@ -75,9 +82,18 @@ fm_expect() {
 	esac
 }
 
-# fm_faults_on <kind> <legs...>: every bad leg suspended, then loaded with
-# its fault, then all resumed
-fm_faults_on() {
+# fm_job_kb <kind>: KiB each fio job writes
+fm_job_kb() {
+	if [[ $1 == slow ]]; then
+		echo 128	# every I/O takes a second
+	else
+		echo $FM_JOB_KB
+	fi
+}
+
+# fm_faults_load <kind> <legs...>: every bad leg suspended, then loaded
+# with its fault, which goes live at fm_faults_resume
+fm_faults_load() {
 	local kind=$1 i table
 	shift
 	for i; do
@@ -94,9 +110,27 @@ fm_faults_on() {
 			dmsetup load "qleg$i" --table "$table" ||
 			fail "load the $kind fault on qleg$i"
 	done
+}
+
+fm_faults_resume() {
+	local i
 	for i; do
 		dmsetup resume "qleg$i" || fail "resume qleg$i"
 	done
+}
+
+# fm_wait_inflight <dm name>: wait until the device has a write in flight,
+# up to 30 s; 0 once it has
+fm_wait_inflight() {
+	local kname i r w
+	kname=$(dm_kname "$1") || return 1
+	for ((i = 0; i < 600; i++)); do
+		read -r r w <"/sys/block/$kname/inflight" || return 1
+		((w > 0)) && return 0
+		sleep 0.05
+	done
+	echo "fm_wait_inflight: $1 had no write in flight in 30 s (reads: $r)" >&2
+	return 1
 }
 
 # fm_fio <out> <kb per job> [fio options...]: the verify workload, 4 jobs
@@ -139,26 +173,32 @@ fm_counted() {
 # never faulted may have been outvoted before only in that last case.
 fm_check() {
 	local kind=$1 holds=$2 n=$3 i found failures m want
-	local -a good=() before=()
+	local -a good=() before=() st
 	shift 3
 	local bad=" $* "
-	[[ $(health q) =~ ^A+$ ]] || fail "health before the check: $(health q)"
+	# one status read before and one after: dmsetup is slow under TCG
+	# (status: ... <health> {<io_errors> <mismatches> <rewrites>}x<n>
+	# <quorum_failures> <events_merged> <sync_action> <done/total>
+	# <mismatches_found> ...)
+	read -ra st < <(dmsetup status q) || fail "status"
+	[[ ${st[5]} =~ ^A+$ ]] || fail "health before the check: ${st[5]}"
 	for ((i = 0; i < n; i++)); do
-		before[i]=$(leg_stat q "$i" mismatches) || fail "status"
+		before[i]=${st[7 + 3 * i]}
 		[[ $bad == *" $i "* ]] && continue
 		good+=("$i")
 		if ((before[i] > 0)) && [[ $kind != drop || $holds == 1 ]]; then
-			fail "leg $i never faulted, but was outvoted: $(dmsetup status q)"
+			fail "leg $i never faulted, but was outvoted: ${st[*]}"
 		fi
 	done
-	failures=$(quorum_failures q)
+	failures=${st[6 + 3 * n]}
 	quorum_msg q check && wait_sync_idle q || fail "check"
-	found=$(sync_mismatches q)
-	echo "    check before the repair: $found pieces outvoted; $(dmsetup status q | cut -d' ' -f4-)"
-	(($(quorum_failures q) == failures)) ||
-		fail "check before the repair: pieces without a quorum: $(dmsetup status q)"
+	read -ra st < <(dmsetup status q) || fail "status"
+	found=${st[10 + 3 * n]}
+	echo "    check before the repair: $found pieces outvoted; ${st[*]:3}"
+	((st[6 + 3 * n] == failures)) ||
+		fail "check before the repair: pieces without a quorum: ${st[*]}"
 	for ((i = 0; i < n; i++)); do
-		m=$(($(leg_stat q "$i" mismatches) - before[i]))
+		m=$((st[7 + 3 * i] - before[i]))
 		want=0
 		if [[ $kind == drop && $bad == *" $i "* ]]; then
 			((holds)) && want=$found
@@ -166,7 +206,7 @@ fm_check() {
 			((holds)) || want=$found
 		fi
 		((m == want)) ||
-			fail "check before the repair: leg $i outvoted on $m pieces, want $want: $(dmsetup status q)"
+			fail "check before the repair: leg $i outvoted on $m pieces, want $want: ${st[*]}"
 	done
 	if [[ $kind == drop ]]; then
 		((found > 0)) || fail "check found nothing wrong with drop legs $*"
@@ -210,26 +250,29 @@ fm_recover() {
 
 # fm_cell <kind> <threshold> <n legs> <n bad> <pattern>
 fm_cell() {
-	local kind=$1 t=$2 n=$3 k=$4 pattern=$5 holds=0 want got i start
-	local -a bad opts=()
-	local out=/tmp/fm-$kind-$t-$n-$k-$pattern.out kb=$FM_JOB_KB
+	local kind=$1 t=$2 n=$3 k=$4 pattern=$5 holds=0 want got i start fio_start
+	local -a bad opts=() fio_opts=()
+	local out=/tmp/fm-$kind-$t-$n-$k-$pattern.out kb
+	kb=$(fm_job_kb "$kind")
 	read -ra bad <<<"$(fm_bad_legs "$kind" "$n" "$k")"
 	((k <= n - t)) && holds=1
 	want=$(fm_expect "$kind" "$pattern" $holds)
 	[[ $pattern == fifo ]] && opts=(read_pattern fifo)
-	[[ $kind == slow ]] && kb=128	# every I/O takes a second
+	[[ $kind == flush ]] && fio_opts+=(--fsync=4)
 	start=$EPOCHREALTIME
 
 	quorum_create q "$t" "$n" "${opts[@]}" >/dev/null || fail "create $t-of-$n"
 	# fio's verify passes a block another fio run wrote there (its header
 	# and checksum are right), so a dropped write could go unseen: zero
 	write_pattern /dev/mapper/q 0 $((FM_JOBS * kb << 10)) 0x00 || fail "zero"
-	local -a fio_opts=("--rate=,${kb}k")	# writes last a second
-	[[ $kind == flush ]] && fio_opts+=(--fsync=4)
+	fm_faults_load "$kind" "${bad[@]}"
+	fio_start=$EPOCHREALTIME
 	fm_fio "$out" "$kb" "${fio_opts[@]}" &
 	local fio=$!
-	wait_writes q || fail "fio did not start"
-	fm_faults_on "$kind" "${bad[@]}"
+	# fio's first writes wait for the suspended bad legs: they are in
+	# flight when the fault goes live
+	fm_wait_inflight q || { fm_faults_resume "${bad[@]}"; fail "fio did not start"; }
+	fm_faults_resume "${bad[@]}"
 	wait $fio
 	got=$(fio_outcome "$out")
 	if [[ $got != "$want" ]]; then
@@ -241,6 +284,12 @@ fm_cell() {
 		fm_counted "$kind" "$pattern" $holds "$i" ||
 			fail "$kind on leg $i not counted: $(dmsetup status q)"
 	done
+	# no counter tells a slow leg: each of fio's writes waited a second
+	# for it, and so did fio
+	if [[ $kind == slow ]]; then
+		awk -v a="$fio_start" -v b="$EPOCHREALTIME" 'BEGIN { exit !(b - a >= 1) }' ||
+			fail "fio ran in less than the second a slow leg takes"
+	fi
 	echo "  $kind ${t}-of-$n bad=${bad[*]} $pattern: $got; $(dmsetup status q | cut -d' ' -f4-)"
 
 	fm_recover "$kind" $holds "$n" "${bad[@]}"
@@ -254,9 +303,11 @@ fm_cell() {
 	awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "    (%.1f s)\n", b - a }'
 }
 
-# fm_shape <kind> <threshold> <n legs> [patterns]: the cells of one shape
+# fm_shape <kind> <threshold> <n legs> [patterns]: the cells of one shape,
+# on legs as large as the area fio writes (1 MiB at least)
 fm_shape() {
 	local kind=$1 t=$2 n=$3 patterns=${4:-quorum fifo} k pattern
+	FM_LEG_MB=$(((FM_JOBS * $(fm_job_kb "$kind") + 1023) >> 10))
 	if [[ $kind == flush ]]; then
 		legs_create_loop "$n" $FM_LEG_MB	# brd has no cache to flush
 	else
