@@ -68,12 +68,16 @@ static void mem_mark(struct quorum_dirty *d, unsigned int leg, u64 first,
 	bitmap_set(bits, first, last - first + 1);
 }
 
-/* A word at a time: a whole map at once can be tens of millions of bits. */
+/*
+ * A word at a time: a whole map at once can be tens of millions of bits.
+ * Not bitmap_fill(), which sets the last word whole: the bits past
+ * nr_regions must stay clear for mem_count_union().
+ */
 static void mem_mark_all(struct quorum_dirty *d, unsigned int leg)
 {
 	struct dirty_mem *m = to_mem(d);
 
-	bitmap_fill(m->bits[leg], d->nr_regions);
+	bitmap_set(m->bits[leg], 0, d->nr_regions);
 	m->count[leg] = d->nr_regions;
 }
 

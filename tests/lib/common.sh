@@ -783,11 +783,13 @@ _sync_sample() {
 # flight at B (read after it) at most those completed by B: the second
 # above the first proves completions in between. A is the first sample
 # that saw the action running, B the last. Sets OVERLAP to the evidence
-# (or to why there is none) and prints it, and FIRST_HEALTH to the health
-# the first sample saw.
+# (or to why there is none) and prints it, FIRST_HEALTH to the health
+# the first sample saw, and SYNC_TOTAL to the sectors the action goes
+# over, as A saw it (unset if no sample saw it running).
 sync_overlap() {
 	local dev=$1 action=$2 pid=$3 kname n=0 last=0
 	local -a s a=() b=()
+	unset SYNC_TOTAL
 	kname=$(dm_kname "$dev") || return 1
 	while ((!last)); do
 		kill -0 "$pid" 2>/dev/null || last=1
@@ -796,7 +798,7 @@ sync_overlap() {
 		((n)) || FIRST_HEALTH=$SAMPLE_HEALTH
 		n=$((n + 1))
 		if [[ ${s[2]} == "$action" ]] && ((s[3] < s[4])); then
-			((${#a[@]})) || a=("${s[@]}")
+			((${#a[@]})) || { a=("${s[@]}"); SYNC_TOTAL=${s[4]}; }
 			b=("${s[@]}")
 		fi
 		((last)) || nap 0.2
