@@ -690,16 +690,13 @@ wait_delay_held() {
 }
 
 # child_pid <pid> <comm>: the pid of a child of <pid> running <comm> (a
-# `write_pattern ... &` is a subshell whose child dd does the write)
+# `write_pattern ... &` is a subshell whose child dd does the write).
+# By parent pid over all of /proc, as pgrep does: /proc/<pid>/task/*/children
+# needs CONFIG_PROC_CHILDREN, which the debug kernel does not have.
 child_pid() {
-	local c comm
-	local -a kids=()
-	read -ra kids 2>/dev/null <"/proc/$1/task/$1/children"
-	for c in "${kids[@]}"; do
-		read -r comm 2>/dev/null <"/proc/$c/comm" || continue
-		[[ $comm == "$2" ]] && { echo "$c"; return 0; }
-	done
-	return 1
+	local c
+	c=$(pgrep -P "$1" -x "$2") || return 1
+	echo "${c%%$'\n'*}"
 }
 
 # proc_blocked <pid> <syscall nr>: 0 if the process sleeps uninterruptibly
