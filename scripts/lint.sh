@@ -13,7 +13,8 @@ failed=0
 kernel_c=(dm-quorum*.c)
 kernel_sources=("${kernel_c[@]}" dm-quorum*.h)
 shopt -s nullglob
-userspace_sources=(dm-quorum-args.c dm-quorum-vote.c tests/unit/*.c tests/fuzz/*.c)
+userspace_sources=(dm-quorum-args.c dm-quorum-vote.c dm-quorum-compare.c dm-quorum-sb.c
+	tests/unit/*.c tests/fuzz/*.c)
 
 step() { printf '== %s\n' "$*"; }
 finding() { failed=1; }

@@ -64,6 +64,10 @@ setup() {
 	modprobe dm-mirror
 	modprobe dm-raid
 	modprobe brd rd_nr=3 rd_size=$((LEG_MB * 1024))
+	# insmod does not load what the module needs: modinfo names it
+	local deps
+	IFS=, read -ra deps <<<"$(modinfo -F depends "$KO")"
+	modprobe -a "${deps[@]}"
 	insmod "$KO"
 	[[ $LEG_KIND == nbd ]] && nbd_connect
 	mkdir -p "$RAW"

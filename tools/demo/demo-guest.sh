@@ -33,7 +33,11 @@ sums() {
 	done
 }
 
-modprobe dm-mod && modprobe brd rd_nr=3 rd_size=65536 && insmod "$module" ||
+# insmod does not load what the module needs (dm-mod, libcrc32c): modinfo
+# names it
+IFS=, read -ra deps <<<"$(modinfo -F depends "$module")"
+modprobe -a "${deps[@]}" && modprobe brd rd_nr=3 rd_size=65536 &&
+	insmod "$module" ||
 	{ echo "cannot load the modules"; exit 1; }
 dmesg -C
 # what udev would see: the kernel's uevents about the quorum device
