@@ -12,7 +12,8 @@
 # script's BUILD_KEY are unchanged and rebuilt incrementally when they
 # change. It is installed the way a kernel package is, but under the
 # cache, never into the host's /boot or /lib/modules:
-#   <cache>/root/boot/vmlinuz-<kver>, <cache>/root/boot/config-<kver>
+#   <cache>/root/boot/vmlinuz-<kver>, <cache>/root/boot/config-<kver>,
+#   <cache>/root/boot/built-<kver> (the build key installed)
 #   <cache>/root/lib/modules/<kver>/ (modules.builtin..., build -> the tree)
 # `scripts/kernels.sh root <kver>` names that root to the harness and the
 # Makefile; the guest binds its lib/modules over /lib/modules. <kver> ends
@@ -87,6 +88,7 @@ install_kernel() {
 	make -s -C "$src" LOCALVERSION="$SUFFIX" INSTALL_MOD_PATH="$ROOT" \
 		modules_install >/dev/null
 	ln -sfn "$src" "$ROOT/lib/modules/$kver/build"
+	cp "$dir/built" "$ROOT/boot/built-$kver"
 }
 
 # Versions before 1.5.7 installed the kernel into the host's /boot and
@@ -112,8 +114,11 @@ main() {
 	local kver
 	kver=$(cat "$dir/kver")
 	remove_host_install
+	# installed again whenever the build is not the one installed (a
+	# rebuild keeps the version)
 	if [[ ! -f "$ROOT/boot/vmlinuz-$kver" ||
-		"$(readlink "$ROOT/lib/modules/$kver/build")" != "$dir/$PKG" ]]; then
+		"$(readlink "$ROOT/lib/modules/$kver/build")" != "$dir/$PKG" ||
+		"$(cat "$ROOT/boot/built-$kver" 2>/dev/null)" != "$key" ]]; then
 		install_kernel "$dir"
 	fi
 	echo "$kver"
