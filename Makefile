@@ -87,7 +87,7 @@ unit:
 # The suite runs the unit tests too, so one closing line counts everything.
 # Under KASAN and lockdep in TCG the whole suite is slow: KERNEL=debug runs
 # DEBUG_CASES unless CASES says otherwise.
-DEBUG_CASES := 010 031 061 110 121 131 134 137 138 141 143
+DEBUG_CASES := 010 031 061 110 121 131 134 137 138 141 143 150
 
 check: deps
 	@if [ "$(KERNEL)" = debug ]; then \

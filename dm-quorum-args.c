@@ -5,7 +5,8 @@
  *   <threshold> <#legs> <leg_dev>... [<#opt_args> <opt_arg>...]
  *
  * Optional arguments: read_pattern quorum|fifo, rewrite_corrupted,
- * blkverify, hash <shash algorithm>, region_size <sectors>.
+ * blkverify, hash <shash algorithm>, region_size <sectors>,
+ * metadata internal, degraded.
  *
  * And the messages of `dmsetup message <dev> 0 ...` (quorum_parse_message).
  *
@@ -130,12 +131,25 @@ static int parse_region_size(struct arg_cursor *c, struct quorum_args *qa,
 	return 0;
 }
 
+static int parse_metadata(struct arg_cursor *c, struct quorum_args *qa,
+			  char **error)
+{
+	const char *v = shift_arg(c);
+
+	if (!v || strcmp(v, "internal"))
+		return fail(error, "metadata requires a place: internal");
+	qa->metadata = true;
+	return 0;
+}
+
 enum opt_bit {
 	OPT_READ_PATTERN = 1 << 0,
 	OPT_REWRITE = 1 << 1,
 	OPT_BLKVERIFY = 1 << 2,
 	OPT_HASH = 1 << 3,
 	OPT_REGION_SIZE = 1 << 4,
+	OPT_METADATA = 1 << 5,
+	OPT_DEGRADED = 1 << 6,
 };
 
 /* Parse one keyword and its value; @seen catches repeated options. */
@@ -155,6 +169,10 @@ static int parse_one_opt(struct arg_cursor *c, struct quorum_args *qa,
 		bit = OPT_HASH;
 	else if (!strcmp(key, "region_size"))
 		bit = OPT_REGION_SIZE;
+	else if (!strcmp(key, "metadata"))
+		bit = OPT_METADATA;
+	else if (!strcmp(key, "degraded"))
+		bit = OPT_DEGRADED;
 	else
 		return fail(error, "Unknown optional argument");
 
@@ -169,6 +187,11 @@ static int parse_one_opt(struct arg_cursor *c, struct quorum_args *qa,
 		return parse_hash(c, qa, error);
 	case OPT_REGION_SIZE:
 		return parse_region_size(c, qa, error);
+	case OPT_METADATA:
+		return parse_metadata(c, qa, error);
+	case OPT_DEGRADED:
+		qa->degraded = true;
+		return 0;
 	case OPT_REWRITE:
 		qa->rewrite_corrupted = true;
 		return 0;
@@ -212,6 +235,8 @@ static int check_constraints(const struct quorum_args *qa, char **error)
 		return fail(error, "rewrite_corrupted and blkverify need read_pattern quorum");
 	if (qa->blkverify && (qa->nr_legs != 2 || qa->threshold != 2))
 		return fail(error, "blkverify needs exactly 2 legs and threshold 2");
+	if (qa->degraded && !qa->metadata)
+		return fail(error, "degraded needs metadata internal");
 	return 0;
 }
 

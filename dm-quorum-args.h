@@ -50,6 +50,8 @@ struct quorum_args {
 	const char *hash;		/* never NULL after a successful parse */
 	unsigned int region_sectors;	/* a power of two */
 	bool region_given;		/* by the table, not the default */
+	bool metadata;			/* metadata internal: on every leg */
+	bool degraded;			/* may start without a majority */
 };
 
 /* `dmsetup message <dev> 0 <message>`; the order is msg_specs[]'s. */

@@ -20,6 +20,7 @@
 #include "dm-quorum.h"
 #include "dm-quorum-io.h"
 #include "dm-quorum-legs.h"
+#include "dm-quorum-metadata.h"
 #include "dm-quorum-sync.h"
 
 /* ---- leg state and events --------------------------------------------- */
@@ -32,7 +33,105 @@ static void quorum_event_work(struct work_struct *work)
 {
 	struct quorum_c *qc = container_of(work, struct quorum_c, event_work);
 
+	if (qc->md)
+		queue_work(qc->alloc_wq, &qc->md_work);
 	dm_table_event(qc->ti->table);
+}
+
+/* ---- metadata ---------------------------------------------------------- */
+
+static const enum quorum_sb_leg_state md_state[] = {
+	[QUORUM_LEG_ALIVE] = QUORUM_SB_IN_SYNC,
+	[QUORUM_LEG_DEAD] = QUORUM_SB_FAILED,
+	[QUORUM_LEG_SYNCING] = QUORUM_SB_REBUILDING,
+};
+
+/*
+ * Commit the legs' states as they are now.  A leg whose superblock
+ * cannot be written goes out of service (and that change is committed
+ * in turn, without it).  Process context.
+ */
+static void quorum_md_sync(struct quorum_c *qc)
+{
+	enum quorum_sb_leg_state states[QUORUM_MAX_LEGS];
+	unsigned long failed;
+	unsigned int leg;
+
+	/* a read-only table reads its metadata and writes none */
+	if (!(dm_table_get_mode(qc->ti->table) & QUORUM_MODE_WRITE))
+		return;
+	for (leg = 0; leg < qc->nr_legs; leg++)
+		states[leg] = md_state[quorum_state_of(&qc->state, leg)];
+	failed = quorum_md_commit(qc->md, states, qc->threshold,
+				  quorum_writable_legs(qc),
+				  READ_ONCE(qc->md_clean));
+	for_each_leg(leg, failed) {
+		DMERR_LIMIT("%s: leg %u (%s): cannot write its metadata",
+			    quorum_dev_name(qc), leg, qc->legs[leg].dev->name);
+		quorum_leg_missed_write(qc, leg, 0, 0);
+	}
+}
+
+static void quorum_md_work(struct work_struct *work)
+{
+	struct quorum_c *qc = container_of(work, struct quorum_c, md_work);
+
+	if (READ_ONCE(qc->md_live))
+		quorum_md_sync(qc);
+}
+
+/*
+ * Read the legs' superblocks and decide how each leg starts; applied at
+ * the first resume (quorum_md_start()).
+ */
+static int quorum_md_load(struct quorum_c *qc, bool degraded)
+{
+	struct block_device *bdevs[QUORUM_MAX_LEGS];
+	struct quorum_assembly as;
+	unsigned int i;
+
+	for (i = 0; i < qc->nr_legs; i++)
+		bdevs[i] = qc->legs[i].dev->bdev;
+	qc->md = quorum_md_open(quorum_dev_name(qc), bdevs, qc->nr_legs,
+				qc->ti->len,
+				1U << quorum_state_region_shift(&qc->state),
+				degraded, &as, &qc->ti->error);
+	if (IS_ERR(qc->md)) {
+		int r = PTR_ERR(qc->md);
+
+		qc->md = NULL;
+		return r;
+	}
+	for (i = 0; i < qc->nr_legs; i++) {
+		if (as.start[i] == QUORUM_START_FAILED)
+			__set_bit(i, &qc->md_failed);
+		else if (as.start[i] != QUORUM_START_IN_SYNC)
+			__set_bit(i, &qc->md_resync);
+	}
+	if (as.new_array)
+		DMINFO("%s: new metadata on %u legs", quorum_dev_name(qc),
+		       qc->nr_legs);
+	else if (as.unclean)
+		DMWARN("%s: the legs were not shut down cleanly (events %llu)",
+		       quorum_dev_name(qc), (unsigned long long)as.events);
+	return 0;
+}
+
+/*
+ * A table that replaces none starts its legs as the metadata says: a
+ * failed leg dead, a rebuilding or new one dead with every region to
+ * copy (until the missed maps are kept on disk, every region), and
+ * returns those to resync.  A table that replaces a live one goes on
+ * from that table's states instead, newer than any on disk.
+ */
+static unsigned long quorum_md_start(struct quorum_c *qc)
+{
+	unsigned long out = qc->md_failed | qc->md_resync;
+	unsigned int leg;
+
+	for_each_leg(leg, out)
+		quorum_state_new_device(&qc->state, leg);
+	return qc->md_resync;
 }
 
 /*
@@ -182,20 +281,22 @@ static unsigned long take_over(struct quorum_c *qc, struct quorum_c *old)
 /*
  * Before the first resume of a table that replaces a live one, take over
  * its state; then resync what needs it (unless a scrub was taken over:
- * the legs then wait, dead, for a reinstate).
+ * the legs then wait, dead, for a reinstate); or, replacing none, start
+ * the legs as the metadata says.
  */
-static int quorum_preresume(struct dm_target *ti)
+static void quorum_first_resume(struct quorum_c *qc)
 {
-	struct quorum_c *qc = ti->private;
 	unsigned long resync = 0;
 	struct quorum_c *old;
 
-	if (qc->resumed)
-		return 0;
 	mutex_lock(&quorum_instances_lock);
 	old = predecessor(qc);
 	if (old)
 		resync = take_over(qc, old);
+	else if (qc->md)
+		resync = quorum_md_start(qc);
+	if (old && old->md && qc->md)
+		quorum_md_take_over(qc->md, old->md);
 	mutex_unlock(&quorum_instances_lock);
 
 	mutex_lock(&qc->msg_lock);
@@ -205,7 +306,33 @@ static int quorum_preresume(struct dm_target *ti)
 		DMERR("%s: cannot start the resync of the new legs: no memory",
 		      quorum_dev_name(qc));
 	mutex_unlock(&qc->msg_lock);
+}
+
+static int quorum_preresume(struct dm_target *ti)
+{
+	struct quorum_c *qc = ti->private;
+
+	if (!qc->resumed)
+		quorum_first_resume(qc);
+	/* before any write: the legs are in use, not clean */
+	if (qc->md) {
+		WRITE_ONCE(qc->md_clean, false);
+		WRITE_ONCE(qc->md_live, true);
+		quorum_md_sync(qc);
+	}
 	return 0;
+}
+
+/* The legs are quiet: commit their states as clean. */
+static void quorum_postsuspend(struct dm_target *ti)
+{
+	struct quorum_c *qc = ti->private;
+
+	if (!qc->md)
+		return;
+	flush_work(&qc->md_work);
+	WRITE_ONCE(qc->md_clean, true);
+	quorum_md_sync(qc);
 }
 
 /* ---- construction ----------------------------------------------------- */
@@ -218,6 +345,9 @@ static void quorum_free(struct quorum_c *qc)
 	quorum_events_suspend(qc);
 	quorum_sync_exit(qc);
 	cancel_work_sync(&qc->event_work);
+	cancel_work_sync(&qc->md_work);
+	if (qc->md)
+		quorum_md_close(qc->md);
 	if (qc->hop_wq)
 		destroy_workqueue(qc->hop_wq);
 	if (qc->alloc_wq)
@@ -289,6 +419,8 @@ static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	qc->blkverify = qa.blkverify;
 	qc->rewrite_corrupted = qa.rewrite_corrupted;
 	INIT_WORK(&qc->event_work, quorum_event_work);
+	INIT_WORK(&qc->md_work, quorum_md_work);
+	qc->degraded = qa.degraded;
 	quorum_events_init(qc);
 	mutex_init(&qc->msg_lock);
 	ratelimit_state_init(&qc->msg_ratelimit, DEFAULT_RATELIMIT_INTERVAL,
@@ -335,6 +467,11 @@ static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot allocate workqueue";
 		r = -ENOMEM;
 		goto bad;
+	}
+	if (qa.metadata) {
+		r = quorum_md_load(qc, qa.degraded);
+		if (r)
+			goto bad;
 	}
 
 	ti->num_flush_bios = 1;
@@ -526,6 +663,23 @@ static int msg_scrub(struct quorum_c *qc, enum quorum_sync_action action)
 	return quorum_sync_start(qc, action, 0);
 }
 
+/*
+ * Messages that change the leg set.  Not yet on a table with metadata:
+ * its slots and leg uuids would have to change with them; a reload with
+ * the new legs does it (a new device starts with every region to copy).
+ */
+static int msg_leg_set(struct quorum_c *qc, const struct quorum_msg *m)
+{
+	if (qc->md)
+		return quorum_refuse(qc, "%s: not yet with metadata (reload the table instead)",
+				     quorum_msg_name(m->op));
+	if (m->op == QUORUM_MSG_REPLACE)
+		return quorum_replace_leg(qc, m->leg, m->dev);
+	if (m->op == QUORUM_MSG_ADD_LEG)
+		return quorum_add_leg(qc, m->dev);
+	return quorum_remove_leg(qc, m->leg);
+}
+
 static int quorum_do_message(struct quorum_c *qc, const struct quorum_msg *m)
 {
 	switch (m->op) {
@@ -543,11 +697,9 @@ static int quorum_do_message(struct quorum_c *qc, const struct quorum_msg *m)
 		quorum_sync_stop(qc);
 		return 0;
 	case QUORUM_MSG_REPLACE:
-		return quorum_replace_leg(qc, m->leg, m->dev);
 	case QUORUM_MSG_ADD_LEG:
-		return quorum_add_leg(qc, m->dev);
 	case QUORUM_MSG_REMOVE_LEG:
-		return quorum_remove_leg(qc, m->leg);
+		return msg_leg_set(qc, m);
 	}
 	return -EINVAL;
 }
@@ -636,10 +788,11 @@ static void quorum_status(struct dm_target *ti, status_type_t type,
 		for (i = 0; i < qc->nr_legs; i++)
 			DMEMIT(" %s", qc->legs[i].dev->name);
 		if (fifo || qc->blkverify || qc->rewrite_corrupted ||
-		    !default_hash || !default_region)
+		    !default_hash || !default_region || qc->md)
 			DMEMIT(" %u", 2 * fifo + qc->blkverify +
 			       qc->rewrite_corrupted + 2 * !default_hash +
-			       2 * !default_region);
+			       2 * !default_region + 2 * !!qc->md +
+			       qc->degraded);
 		if (fifo)
 			DMEMIT(" read_pattern fifo");
 		if (qc->rewrite_corrupted)
@@ -650,6 +803,10 @@ static void quorum_status(struct dm_target *ti, status_type_t type,
 			DMEMIT(" hash %s", hash);
 		if (!default_region)
 			DMEMIT(" region_size %u", region);
+		if (qc->md)
+			DMEMIT(" metadata internal");
+		if (qc->degraded)
+			DMEMIT(" degraded");
 		break;
 
 	case STATUSTYPE_IMA:
@@ -683,7 +840,7 @@ static int quorum_iterate_devices(struct dm_target *ti,
 
 static struct target_type quorum_target = {
 	.name = "quorum",
-	.version = {1, 5, 7},
+	.version = {1, 6, 0},
 	.module = THIS_MODULE,
 	.ctr = quorum_ctr,
 	.dtr = quorum_dtr,
@@ -691,6 +848,7 @@ static struct target_type quorum_target = {
 	.end_io = quorum_end_io,
 	.presuspend = quorum_presuspend,
 	.presuspend_undo = quorum_resume,
+	.postsuspend = quorum_postsuspend,
 	.preresume = quorum_preresume,
 	.resume = quorum_resume,
 	.status = quorum_status,

@@ -121,6 +121,8 @@ struct quorum_sync {
 	struct work_struct work;
 };
 
+struct quorum_md;
+
 struct quorum_c {
 	struct dm_target *ti;
 	unsigned int threshold;
@@ -143,6 +145,19 @@ struct quorum_c {
 	atomic_t inflight;
 	bool quiescing;
 	wait_queue_head_t quiesce_wq;
+
+	/*
+	 * metadata internal: the superblock on every leg, committed by
+	 * md_work on every change of leg state, and at each resume (not
+	 * clean) and postsuspend (clean).
+	 */
+	struct quorum_md *md;
+	struct work_struct md_work;
+	bool md_live;			/* resumed once: commits may go */
+	bool md_clean;			/* suspended, nothing in flight */
+	bool degraded;			/* the table allows it */
+	unsigned long md_failed;	/* legs to start dead, */
+	unsigned long md_resync;	/* ... and to resync (first resume) */
 
 	struct list_head instance;	/* in quorum_instances (dm-quorum.c) */
 	bool resumed;			/* has been live: may hand over */

@@ -162,6 +162,7 @@ kernel_6_1() {
 # <legs> is either a count n (the first n of LEG) or a quoted list whose
 # items are device paths or LEG indices ("0 2", "/dev/mapper/qleg1 2").
 # Prints: 0 <LEG_SECTORS> quorum <threshold> <#legs> <legs...> [<#opt> <opts...>]
+# (the length is QUORUM_LEN instead when set: room for metadata)
 # (<#opt> counts words, so "read_policy rr" given as one arg counts 2).
 quorum_table_line() {
 	local threshold=$2 spec=$3 item
@@ -177,9 +178,59 @@ quorum_table_line() {
 		done
 	fi
 	read -ra opts <<<"$*"
-	local line="0 $LEG_SECTORS quorum $threshold ${#legs[@]} ${legs[*]}"
+	local line="0 ${QUORUM_LEN:-$LEG_SECTORS} quorum $threshold ${#legs[@]} ${legs[*]}"
 	((${#opts[@]} == 0)) || line+=" ${#opts[@]} ${opts[*]}"
 	echo "$line"
+}
+
+## Metadata (metadata internal) ###########################################
+
+# meta_len <leg_sectors> [<region_sectors>=2048]: the longest device whose
+# metadata fits on legs of that size (Documentation/dm-quorum.rst,
+# "On-disk format": two superblocks and 17 bitmaps of 4 KiB blocks at the
+# leg's end).  Sized for the whole leg's regions, which is never less.
+meta_len() {
+	local leg=$(($1 / 8 * 8)) region=${2:-2048} regions blocks
+	regions=$(((leg + region - 1) / region))
+	blocks=$(((regions + 32767) / 32768))
+	echo $((leg - 8 * (2 + 17 * blocks)))
+}
+
+# sb_offset <copy: 0 for A, 1 for B>: byte offset of that superblock copy
+# on a leg of LEG_SECTORS (a multiple of 8)
+sb_offset() {
+	echo $(((LEG_SECTORS - 16 + 8 * $1) * 512))
+}
+
+# sb_magic <leg> <copy>: 0 if that copy starts with the magic
+sb_magic() {
+	[[ $(dd if="${LEG[$1]}" bs=4096 skip=$(($(sb_offset "$2") / 4096)) \
+		count=1 iflag=direct status=none | head -c 8) == DMQUORUM ]]
+}
+
+# sb_u <leg> <copy> <offset> <bytes: 4 or 8>: an unsigned little-endian
+# field of that superblock copy (events: 24 8; compat: 16 4)
+sb_u() {
+	dd if="${LEG[$1]}" bs=4096 skip=$(($(sb_offset "$2") / 4096)) count=1 \
+		iflag=direct status=none | od -An -t "u$4" -j "$3" -N "$4" --endian=little |
+		tr -d ' '
+}
+
+# sb_corrupt <leg> <copy>: flip a byte inside that copy, magic kept
+sb_corrupt() {
+	printf '\xa5' | dd of="${LEG[$1]}" bs=1 seek=$(($(sb_offset "$2") + 200)) \
+		conv=notrunc status=none && sync
+}
+
+# meta_wipe <leg>...: zero both superblock copies: the leg holds no
+# metadata any more
+meta_wipe() {
+	local i
+	for i; do
+		dd if=/dev/zero of="${LEG[i]}" bs=4096 count=2 \
+			seek=$(($(sb_offset 0) / 4096)) oflag=direct status=none ||
+			return 1
+	done
 }
 
 # quorum_create <name> <threshold> <legs> [opt args...]: returns dmsetup's

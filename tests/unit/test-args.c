@@ -148,6 +148,8 @@ struct bad_case {
 #define E_EXCLUSIVE	"rewrite_corrupted and blkverify exclude each other"
 #define E_NEED_QUORUM	"rewrite_corrupted and blkverify need read_pattern quorum"
 #define E_BLKVERIFY	"blkverify needs exactly 2 legs and threshold 2"
+#define E_METADATA	"metadata requires a place: internal"
+#define E_DEGRADED	"degraded needs metadata internal"
 
 static const struct bad_case bad_cases[] = {
 	/* too short to hold <threshold> <#legs> */
@@ -238,6 +240,13 @@ static const struct bad_case bad_cases[] = {
 	{ "1 2 a b 1 blkverify",		E_BLKVERIFY },
 	{ "2 3 a b c 1 blkverify",		E_BLKVERIFY },
 	{ "3 3 a b c 1 blkverify",		E_BLKVERIFY },
+	/* metadata: internal only; degraded only with it */
+	{ "1 1 a 1 metadata",			E_METADATA },
+	{ "1 1 a 2 metadata external",		E_METADATA },
+	{ "1 1 a 2 metadata degraded",		E_METADATA },
+	{ "1 1 a 1 degraded",			E_DEGRADED },
+	{ "1 1 a 4 metadata internal metadata internal", E_TWICE },
+	{ "1 1 a 4 degraded metadata internal degraded", E_TWICE },
 	/* rewrite_corrupted and blkverify together */
 	{ "2 2 a b 2 rewrite_corrupted blkverify", E_EXCLUSIVE },
 	{ "2 2 a b 2 blkverify rewrite_corrupted", E_EXCLUSIVE },
@@ -405,6 +414,30 @@ static void test_regions(void **state)
 	assert_false(qa.region_given);
 }
 
+static void test_metadata(void **state)
+{
+	struct quorum_args qa;
+	struct line l;
+	char *error;
+
+	(void)state;
+	assert_int_equal(parse(&l, "2 3 a b c 3 metadata internal degraded",
+			       &qa, &error), 0);
+	assert_true(qa.metadata);
+	assert_true(qa.degraded);
+	assert_int_equal(parse(&l, "2 3 a b c 3 degraded metadata internal",
+			       &qa, &error), 0);
+	assert_true(qa.metadata);
+	assert_true(qa.degraded);
+	assert_int_equal(parse(&l, "2 3 a b c 2 metadata internal", &qa,
+			       &error), 0);
+	assert_true(qa.metadata);
+	assert_false(qa.degraded);
+	assert_int_equal(parse(&l, "1 1 a", &qa, &error), 0);
+	assert_false(qa.metadata);
+	assert_false(qa.degraded);
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -416,6 +449,7 @@ static const struct CMUnitTest single_tests[] = {
 	cmocka_unit_test(test_defaults_reset),
 	cmocka_unit_test(test_read_pattern_name),
 	cmocka_unit_test(test_regions),
+	cmocka_unit_test(test_metadata),
 };
 
 static void add_case(struct CMUnitTest *t, const char *kind, const char *line,

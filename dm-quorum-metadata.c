@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-quorum metadata through dm-bufio: one client per leg, over the
+ * metadata area at the leg's end (dm-quorum-sb.h has the layout).
+ *
+ * At a table load both superblock copies of every leg are read and the
+ * assembly rules of dm-quorum-sb.c decide how each leg starts.  A commit
+ * raises events by one and writes the superblock, into the copy that
+ * events selects, to every leg the caller says is writable (a failed leg
+ * is not written, so its own copy falls behind), then waits for the
+ * writes and flushes each leg's cache.
+ *
+ * What is not here yet: the write-intent bitmap and the missed bitmaps
+ * (their room in the area is reserved), so a failed or rebuilding leg
+ * gets every region copied, and an unclean shutdown is not recovered
+ * beyond what the vote does.
+ */
+#include <linux/atomic.h>
+#include <linux/device-mapper.h>
+#include <linux/dm-bufio.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/uuid.h>
+
+#include "dm-quorum-metadata.h"
+
+#define DM_MSG_PREFIX "quorum"
+
+struct quorum_md {
+	const char *name;		/* the device's, for the log */
+	unsigned int nr_legs;
+	struct quorum_meta_geom geom;
+	struct dm_bufio_client *bufio[QUORUM_MAX_LEGS];
+
+	struct mutex lock;		/* commits, and the fields below */
+	bool committed;			/* by this table */
+	bool clean;			/* as last committed */
+	unsigned int threshold;		/* as last committed */
+	struct quorum_sb sb;		/* the last one, as committed or read */
+
+	atomic64_t events;		/* of sb, for the status line */
+	atomic64_t writes;		/* superblocks written */
+};
+
+static int open_leg(struct quorum_md *md, unsigned int leg,
+		    struct block_device *bdev, char **error)
+{
+	u64 start, size = bdev_nr_sectors(bdev);
+	struct dm_bufio_client *c;
+
+	if (quorum_meta_start(size, md->sb.dev_sectors, &md->geom, &start)) {
+		DMERR("%s: leg %u has %llu sectors: too small for %llu + %llu of metadata",
+		      md->name, leg, size,
+		      (unsigned long long)md->sb.dev_sectors,
+		      (unsigned long long)md->geom.meta_sectors);
+		*error = "Leg too small for the device and its metadata";
+		return -ENOSPC;
+	}
+	c = dm_bufio_client_create(bdev, QUORUM_META_BLOCK_SIZE, 1, 0, NULL,
+				   NULL, 0);
+	if (IS_ERR(c)) {
+		*error = "Cannot create the metadata client";
+		return PTR_ERR(c);
+	}
+	dm_bufio_set_sector_offset(c, start);
+	md->bufio[leg] = c;
+	return 0;
+}
+
+/*
+ * Both copies of @leg's superblock.  A copy that cannot be read makes the
+ * leg's metadata corrupt as a whole: reading it as blank would make a leg
+ * that cannot be read look new, and every such leg a new array.
+ */
+static enum quorum_sb_found read_leg(struct quorum_md *md, unsigned int leg,
+				     struct quorum_sb *sb)
+{
+	struct dm_buffer *b[QUORUM_SB_COPIES] = { NULL };
+	const void *copies[QUORUM_SB_COPIES];
+	enum quorum_sb_found found;
+	unsigned int c;
+	char why[96];
+	void *p;
+
+	for (c = 0; c < QUORUM_SB_COPIES; c++) {
+		p = dm_bufio_read(md->bufio[leg], quorum_sb_block(&md->geom, c),
+				  &b[c]);
+		if (IS_ERR(p)) {
+			DMERR("%s: leg %u: superblock copy %c unreadable: %ld",
+			      md->name, leg, 'A' + c, PTR_ERR(p));
+			b[c] = NULL;
+			found = QUORUM_SB_CORRUPT;
+			goto out;
+		}
+		copies[c] = p;
+	}
+	found = quorum_sb_pick(copies, sb, why, sizeof(why));
+	if (why[0])
+		DMWARN("%s: leg %u: superblock %s", md->name, leg, why);
+out:
+	for (c = 0; c < QUORUM_SB_COPIES; c++)
+		if (b[c])
+			dm_bufio_release(b[c]);
+	return found;
+}
+
+/*
+ * What the first commit starts from: the freshest superblock the legs
+ * held, or a new array.  A leg that starts new is another device (or one
+ * that fell too far behind): it gets a uuid of its own.
+ */
+static void adopt(struct quorum_md *md, const struct quorum_assembly_in *in,
+		  const struct quorum_assembly *as)
+{
+	struct quorum_sb *sb = &md->sb;
+	const struct quorum_sb *fresh;
+	unsigned int i;
+
+	if (as->new_array) {
+		generate_random_uuid(sb->array_uuid);
+		for (i = 0; i < md->nr_legs; i++) {
+			generate_random_uuid(sb->legs[i].uuid);
+			sb->legs[i].state = QUORUM_SB_IN_SYNC;
+		}
+		return;
+	}
+	fresh = &in->sb[as->freshest];
+	sb->events = fresh->events;
+	sb->compat = fresh->compat;
+	sb->threshold = fresh->threshold;
+	memcpy(sb->array_uuid, fresh->array_uuid, QUORUM_UUID_SIZE);
+	memcpy(sb->legs, fresh->legs, sizeof(sb->legs));
+	for (i = 0; i < md->nr_legs; i++)
+		if (as->start[i] == QUORUM_START_NEW)
+			generate_random_uuid(sb->legs[i].uuid);
+	atomic64_set(&md->events, sb->events);
+}
+
+struct quorum_md *quorum_md_open(const char *name,
+				 struct block_device *const *bdevs,
+				 unsigned int nr_legs, sector_t len,
+				 unsigned int region_sectors, bool degraded,
+				 struct quorum_assembly *as, char **error)
+{
+	struct quorum_assembly_in *in;
+	struct quorum_md *md;
+	char why[160];
+	unsigned int i;
+	int r;
+
+	md = kzalloc(sizeof(*md), GFP_KERNEL);
+	in = kzalloc(sizeof(*in), GFP_KERNEL);
+	if (!md || !in) {
+		*error = "Cannot allocate the metadata context";
+		r = -ENOMEM;
+		goto bad;
+	}
+	md->name = name;
+	md->nr_legs = nr_legs;
+	mutex_init(&md->lock);
+	md->sb.nr_legs = nr_legs;
+	md->sb.dev_sectors = len;
+	md->sb.region_sectors = region_sectors;
+	r = quorum_meta_geometry(len, region_sectors, &md->geom);
+	if (r) {
+		*error = "Invalid metadata geometry";
+		goto bad;
+	}
+
+	in->nr_legs = nr_legs;
+	in->region_sectors = region_sectors;
+	in->dev_sectors = len;
+	in->degraded = degraded;
+	for (i = 0; i < nr_legs; i++) {
+		r = open_leg(md, i, bdevs[i], error);
+		if (r)
+			goto bad;
+		in->found[i] = read_leg(md, i, &in->sb[i]);
+	}
+	r = quorum_sb_assemble(in, as, why, sizeof(why));
+	if (r) {
+		DMERR("%s: metadata refused: %s", name, why);
+		*error = "Metadata refused (the reason is in the kernel log)";
+		goto bad;
+	}
+	adopt(md, in, as);
+	kfree(in);
+	return md;
+
+bad:
+	kfree(in);
+	if (md)
+		quorum_md_close(md);
+	return ERR_PTR(r);
+}
+
+void quorum_md_close(struct quorum_md *md)
+{
+	unsigned int i;
+
+	for (i = 0; i < md->nr_legs; i++)
+		if (md->bufio[i])
+			dm_bufio_client_destroy(md->bufio[i]);
+	mutex_destroy(&md->lock);
+	kfree(md);
+}
+
+/* Nothing to write: the same states, threshold and clean flag. */
+static bool unchanged(struct quorum_md *md,
+		      const enum quorum_sb_leg_state *states,
+		      unsigned int threshold, bool clean)
+{
+	unsigned int i;
+
+	if (!md->committed || md->clean != clean || md->threshold != threshold)
+		return false;
+	for (i = 0; i < md->nr_legs; i++)
+		if (md->sb.legs[i].state != states[i])
+			return false;
+	return true;
+}
+
+/* Into @leg's bufio cache; written by the caller. */
+static int put_sb(struct quorum_md *md, unsigned int leg)
+{
+	struct dm_buffer *b;
+	void *p;
+
+	md->sb.slot = leg;
+	memcpy(md->sb.leg_uuid, md->sb.legs[leg].uuid, QUORUM_UUID_SIZE);
+	p = dm_bufio_new(md->bufio[leg],
+			 quorum_sb_block(&md->geom, quorum_sb_copy(md->sb.events)),
+			 &b);
+	if (IS_ERR(p))
+		return PTR_ERR(p);
+	quorum_sb_pack(&md->sb, p);
+	dm_bufio_mark_buffer_dirty(b);
+	dm_bufio_release(b);
+	dm_bufio_write_dirty_buffers_async(md->bufio[leg]);
+	return 0;
+}
+
+unsigned long quorum_md_commit(struct quorum_md *md,
+			       const enum quorum_sb_leg_state *states,
+			       unsigned int threshold, unsigned long writable,
+			       bool clean)
+{
+	unsigned long sent = 0, failed = 0;
+	struct quorum_sb *sb = &md->sb;
+	unsigned int i;
+
+	mutex_lock(&md->lock);
+	if (unchanged(md, states, threshold, clean))
+		goto out;
+	sb->events++;
+	sb->threshold = threshold;
+	sb->compat = clean ? QUORUM_SB_CLEAN : 0;
+	for (i = 0; i < md->nr_legs; i++) {
+		if (sb->legs[i].state != states[i]) {
+			sb->legs[i].state = states[i];
+			sb->legs[i].changed = sb->events;
+		}
+		sb->legs[i].resync_hint = 0;
+	}
+	/* every leg's write in flight at once, then each waited for */
+	for (i = 0; i < md->nr_legs; i++) {
+		if (!(writable & BIT(i)))
+			continue;
+		if (put_sb(md, i))
+			failed |= BIT(i);
+		else
+			sent |= BIT(i);
+	}
+	for (i = 0; i < md->nr_legs; i++)
+		if ((sent & BIT(i)) && dm_bufio_write_dirty_buffers(md->bufio[i]))
+			failed |= BIT(i);
+	md->committed = true;
+	md->clean = clean;
+	md->threshold = threshold;
+	atomic64_set(&md->events, sb->events);
+	atomic64_add(hweight_long(sent), &md->writes);
+out:
+	mutex_unlock(&md->lock);
+	return failed;
+}
+
+void quorum_md_take_over(struct quorum_md *md, struct quorum_md *old)
+{
+	u64 events = atomic64_read(&old->events);
+
+	mutex_lock(&md->lock);
+	if (events > md->sb.events)
+		md->sb.events = events;
+	atomic64_set(&md->events, md->sb.events);
+	mutex_unlock(&md->lock);
+}
+
+u64 quorum_md_events(struct quorum_md *md)
+{
+	return atomic64_read(&md->events);
+}
+
+u64 quorum_md_writes(struct quorum_md *md)
+{
+	return atomic64_read(&md->writes);
+}
