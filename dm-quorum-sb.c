@@ -55,13 +55,18 @@ static_assert_size(struct quorum_sb_disk, 768);
 int quorum_meta_geometry(u64 dev_sectors, unsigned int region_sectors,
 			 struct quorum_meta_geom *g)
 {
+	unsigned int shift = 0;
 	u64 blocks;
 
 	if (!dev_sectors || !is_power_of_2(region_sectors) ||
 	    region_sectors < QUORUM_MIN_REGION_SECTORS ||
 	    region_sectors > QUORUM_MAX_REGION_SECTORS)
 		return -EINVAL;
-	g->nr_regions = DIV_ROUND_UP_ULL(dev_sectors, region_sectors);
+	while ((1U << shift) < region_sectors)
+		shift++;
+	/* rounded up without overflow: a hostile length may be near 2^64 */
+	g->nr_regions = (dev_sectors >> shift) +
+			!!(dev_sectors & (region_sectors - 1));
 	if (g->nr_regions > QUORUM_MAX_REGIONS)
 		return -EINVAL;
 	g->bitmap_blocks = DIV_ROUND_UP_ULL(g->nr_regions,
@@ -233,6 +238,11 @@ int quorum_sb_unpack(const void *block, struct quorum_sb *sb,
 	sb->region_sectors = le32_to_cpu(d->region_sectors);
 	sb->dev_sectors = le64_to_cpu(d->dev_sectors);
 
+	/* a commit raises events: one that cannot be raised is no superblock */
+	if (sb->events == ~0ULL) {
+		snprintf(why, why_len, "events at its limit");
+		return -EINVAL;
+	}
 	if (uuid_zero(sb->array_uuid) || uuid_zero(sb->leg_uuid)) {
 		snprintf(why, why_len, "null uuid");
 		return -EINVAL;
@@ -439,7 +449,7 @@ static int leg_start(const struct quorum_assembly_in *in,
 		*start = QUORUM_START_REBUILD;
 		break;
 	default:
-		*start = sb->events + 1 >= fresh->events ?
+		*start = fresh->events - sb->events <= 1 ?
 			 QUORUM_START_IN_SYNC : QUORUM_START_NEW;
 		break;
 	}

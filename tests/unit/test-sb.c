@@ -90,6 +90,10 @@ static void test_geometry(void **state)
 	assert_int_equal(quorum_sb_block(&g, 1), 35);
 
 	assert_int_equal(quorum_meta_geometry(0, REGION, &g), -EINVAL);
+	/* a length near 2^64 must not wrap into a small region count */
+	assert_int_equal(quorum_meta_geometry(~0ULL, REGION, &g), -EINVAL);
+	assert_int_equal(quorum_meta_geometry(~0ULL - 2046, REGION, &g),
+			 -EINVAL);
 	assert_int_equal(quorum_meta_geometry(DEV_SECTORS, 3000, &g), -EINVAL);
 	assert_int_equal(quorum_meta_geometry(DEV_SECTORS, 4, &g), -EINVAL);
 	assert_int_equal(quorum_meta_geometry(DEV_SECTORS, 1U << 22, &g),
