@@ -46,20 +46,25 @@ static const enum quorum_sb_leg_state md_state[] = {
 	[QUORUM_LEG_SYNCING] = QUORUM_SB_REBUILDING,
 };
 
+/* A read-only table reads its metadata and writes nothing, not even a resync. */
+static bool quorum_read_only(struct quorum_c *qc)
+{
+	return !(dm_table_get_mode(qc->ti->table) & QUORUM_MODE_WRITE);
+}
+
 /*
  * Commit the legs' states as they are now.  A leg whose superblock
  * cannot be written goes out of service (and that change is committed
  * in turn, without it).  Process context.
  */
-static void quorum_md_sync(struct quorum_c *qc)
+static unsigned long quorum_md_sync(struct quorum_c *qc)
 {
 	enum quorum_sb_leg_state states[QUORUM_MAX_LEGS];
 	unsigned long failed;
 	unsigned int leg;
 
-	/* a read-only table reads its metadata and writes none */
-	if (!(dm_table_get_mode(qc->ti->table) & QUORUM_MODE_WRITE))
-		return;
+	if (quorum_read_only(qc))
+		return 0;
 	for (leg = 0; leg < qc->nr_legs; leg++)
 		states[leg] = md_state[quorum_state_of(&qc->state, leg)];
 	failed = quorum_md_commit(qc->md, states, qc->threshold,
@@ -70,6 +75,7 @@ static void quorum_md_sync(struct quorum_c *qc)
 			    quorum_dev_name(qc), leg, qc->legs[leg].dev->name);
 		quorum_leg_missed_write(qc, leg, 0, 0);
 	}
+	return failed;
 }
 
 static void quorum_md_work(struct work_struct *work)
@@ -131,7 +137,7 @@ static unsigned long quorum_md_start(struct quorum_c *qc)
 
 	for_each_leg(leg, out)
 		quorum_state_new_device(&qc->state, leg);
-	return qc->md_resync;
+	return quorum_read_only(qc) ? 0 : qc->md_resync;
 }
 
 /*
@@ -332,7 +338,13 @@ static void quorum_postsuspend(struct dm_target *ti)
 		return;
 	flush_work(&qc->md_work);
 	WRITE_ONCE(qc->md_clean, true);
-	quorum_md_sync(qc);
+	/*
+	 * A leg that fails this commit is recorded by the next one, made
+	 * here: a removal may cancel the work that would do it.  Each round
+	 * writes to fewer legs, so this ends.
+	 */
+	while (quorum_md_sync(qc))
+		;
 }
 
 /* ---- construction ----------------------------------------------------- */
@@ -344,6 +356,13 @@ static void quorum_free(struct quorum_c *qc)
 
 	quorum_events_suspend(qc);
 	quorum_sync_exit(qc);
+	/*
+	 * A commit that fails a leg queues event_work, which queues md_work:
+	 * stop the commits first, then cancel both (md_work again, after the
+	 * event_work that may have queued it).
+	 */
+	WRITE_ONCE(qc->md_live, false);
+	cancel_work_sync(&qc->md_work);
 	cancel_work_sync(&qc->event_work);
 	cancel_work_sync(&qc->md_work);
 	if (qc->md)
