@@ -15,7 +15,6 @@
  * gets every region copied, and an unclean shutdown is not recovered
  * beyond what the vote does.
  */
-#include <linux/atomic.h>
 #include <linux/device-mapper.h>
 #include <linux/dm-bufio.h>
 #include <linux/mutex.h>
@@ -28,18 +27,12 @@
 
 struct quorum_md {
 	const char *name;		/* the device's, for the log */
-	unsigned int nr_legs;
 	struct quorum_meta_geom geom;
 	struct dm_bufio_client *bufio[QUORUM_MAX_LEGS];
 
 	struct mutex lock;		/* commits, and the fields below */
 	bool committed;			/* by this table */
-	bool clean;			/* as last committed */
-	unsigned int threshold;		/* as last committed */
 	struct quorum_sb sb;		/* the last one, as committed or read */
-
-	atomic64_t events;		/* of sb, for the status line */
-	atomic64_t writes;		/* superblocks written */
 };
 
 static int open_leg(struct quorum_md *md, unsigned int leg,
@@ -118,7 +111,7 @@ static void adopt(struct quorum_md *md, const struct quorum_assembly_in *in,
 
 	if (as->new_array) {
 		generate_random_uuid(sb->array_uuid);
-		for (i = 0; i < md->nr_legs; i++) {
+		for (i = 0; i < md->sb.nr_legs; i++) {
 			generate_random_uuid(sb->legs[i].uuid);
 			sb->legs[i].state = QUORUM_SB_IN_SYNC;
 		}
@@ -130,10 +123,9 @@ static void adopt(struct quorum_md *md, const struct quorum_assembly_in *in,
 	sb->threshold = fresh->threshold;
 	memcpy(sb->array_uuid, fresh->array_uuid, QUORUM_UUID_SIZE);
 	memcpy(sb->legs, fresh->legs, sizeof(sb->legs));
-	for (i = 0; i < md->nr_legs; i++)
+	for (i = 0; i < sb->nr_legs; i++)
 		if (as->start[i] == QUORUM_START_NEW)
 			generate_random_uuid(sb->legs[i].uuid);
-	atomic64_set(&md->events, sb->events);
 }
 
 struct quorum_md *quorum_md_open(const char *name,
@@ -156,7 +148,6 @@ struct quorum_md *quorum_md_open(const char *name,
 		goto bad;
 	}
 	md->name = name;
-	md->nr_legs = nr_legs;
 	mutex_init(&md->lock);
 	md->sb.nr_legs = nr_legs;
 	md->sb.dev_sectors = len;
@@ -198,7 +189,7 @@ void quorum_md_close(struct quorum_md *md)
 {
 	unsigned int i;
 
-	for (i = 0; i < md->nr_legs; i++)
+	for (i = 0; i < md->sb.nr_legs; i++)
 		if (md->bufio[i])
 			dm_bufio_client_destroy(md->bufio[i]);
 	mutex_destroy(&md->lock);
@@ -212,9 +203,10 @@ static bool unchanged(struct quorum_md *md,
 {
 	unsigned int i;
 
-	if (!md->committed || md->clean != clean || md->threshold != threshold)
+	if (!md->committed || md->sb.threshold != threshold ||
+	    !(md->sb.compat & QUORUM_SB_CLEAN) != !clean)
 		return false;
-	for (i = 0; i < md->nr_legs; i++)
+	for (i = 0; i < md->sb.nr_legs; i++)
 		if (md->sb.legs[i].state != states[i])
 			return false;
 	return true;
@@ -255,7 +247,7 @@ unsigned long quorum_md_commit(struct quorum_md *md,
 	sb->events++;
 	sb->threshold = threshold;
 	sb->compat = clean ? QUORUM_SB_CLEAN : 0;
-	for (i = 0; i < md->nr_legs; i++) {
+	for (i = 0; i < md->sb.nr_legs; i++) {
 		if (sb->legs[i].state != states[i]) {
 			sb->legs[i].state = states[i];
 			sb->legs[i].changed = sb->events;
@@ -263,7 +255,7 @@ unsigned long quorum_md_commit(struct quorum_md *md,
 		sb->legs[i].resync_hint = 0;
 	}
 	/* every leg's write in flight at once, then each waited for */
-	for (i = 0; i < md->nr_legs; i++) {
+	for (i = 0; i < md->sb.nr_legs; i++) {
 		if (!(writable & BIT(i)))
 			continue;
 		if (put_sb(md, i))
@@ -271,14 +263,10 @@ unsigned long quorum_md_commit(struct quorum_md *md,
 		else
 			sent |= BIT(i);
 	}
-	for (i = 0; i < md->nr_legs; i++)
+	for (i = 0; i < md->sb.nr_legs; i++)
 		if ((sent & BIT(i)) && dm_bufio_write_dirty_buffers(md->bufio[i]))
 			failed |= BIT(i);
 	md->committed = true;
-	md->clean = clean;
-	md->threshold = threshold;
-	atomic64_set(&md->events, sb->events);
-	atomic64_add(hweight_long(sent), &md->writes);
 out:
 	mutex_unlock(&md->lock);
 	return failed;
@@ -286,21 +274,13 @@ out:
 
 void quorum_md_take_over(struct quorum_md *md, struct quorum_md *old)
 {
-	u64 events = atomic64_read(&old->events);
+	u64 events;
 
+	mutex_lock(&old->lock);
+	events = old->sb.events;
+	mutex_unlock(&old->lock);
 	mutex_lock(&md->lock);
 	if (events > md->sb.events)
 		md->sb.events = events;
-	atomic64_set(&md->events, md->sb.events);
 	mutex_unlock(&md->lock);
-}
-
-u64 quorum_md_events(struct quorum_md *md)
-{
-	return atomic64_read(&md->events);
-}
-
-u64 quorum_md_writes(struct quorum_md *md)
-{
-	return atomic64_read(&md->writes);
 }

@@ -42,8 +42,4 @@ unsigned long quorum_md_commit(struct quorum_md *md,
 /* A reloaded table goes on from the events of the one it replaces. */
 void quorum_md_take_over(struct quorum_md *md, struct quorum_md *old);
 
-/* For the status line: no lock, no I/O. */
-u64 quorum_md_events(struct quorum_md *md);
-u64 quorum_md_writes(struct quorum_md *md);
-
 #endif /* DM_QUORUM_METADATA_H */

@@ -34,17 +34,13 @@
 #include <asm/byteorder.h>
 #else
 #include <assert.h>
-#define static_assert_size(t, n)	static_assert(sizeof(t) == (n), #t)
 #endif
 
 #include "dm-quorum-sb.h"
 
-#ifdef __KERNEL__
-#define static_assert_size(t, n)	static_assert(sizeof(t) == (n))
-#endif
-
-static_assert_size(struct quorum_sb_leg_disk, 40);
-static_assert_size(struct quorum_sb_disk, 768);
+/* the on-disk layout, as Documentation/dm-quorum.rst gives it */
+static_assert(sizeof(struct quorum_sb_leg_disk) == 40, "leg entry size");
+static_assert(sizeof(struct quorum_sb_disk) == 768, "superblock size");
 
 /* The bitmaps: the intent bitmap, then one missed bitmap per slot. */
 #define NR_BITMAPS	(1 + QUORUM_MAX_LEGS)

@@ -353,7 +353,9 @@ static void test_assemble_new(void **state)
 {
 	(void)state;
 	in_init(3, 0);
-	in.found[0] = in.found[1] = in.found[2] = QUORUM_SB_BLANK;
+	in.found[0] = QUORUM_SB_BLANK;
+	in.found[1] = QUORUM_SB_BLANK;
+	in.found[2] = QUORUM_SB_BLANK;
 	assert_int_equal(assemble(), 0);
 	assert_true(out.new_array);
 	assert_starts("AAA");
@@ -390,7 +392,8 @@ static void test_assemble_states(void **state)
 	(void)state;
 	/* leg 1 failed at 11; its own copy stayed at 10 */
 	in_init(3, 10);
-	in.sb[0].events = in.sb[2].events = 11;
+	in.sb[0].events = 11;
+	in.sb[2].events = 11;
 	set_state(1, QUORUM_SB_FAILED, 11);
 	assert_int_equal(assemble(), 0);
 	assert_starts("AFA");
@@ -441,7 +444,8 @@ static void test_assemble_refusals(void **state)
 
 	/* a leg that was replaced, back again */
 	in_init(3, 10);
-	in.sb[0].events = in.sb[2].events = 12;
+	in.sb[0].events = 12;
+	in.sb[2].events = 12;
 	uuid_of(in.sb[0].legs[1].uuid, 1, 9);
 	uuid_of(in.sb[2].legs[1].uuid, 1, 9);
 	assert_int_equal(assemble(), -EINVAL);
@@ -464,7 +468,8 @@ static void test_assemble_refusals(void **state)
 
 	/* two legs that went on apart, each failing the other */
 	in_init(2, 10);
-	in.sb[0].events = in.sb[1].events = 11;
+	in.sb[0].events = 11;
+	in.sb[1].events = 11;
 	in.sb[0].legs[1].state = QUORUM_SB_FAILED;
 	in.sb[1].legs[0].state = QUORUM_SB_FAILED;
 	in.degraded = true;
@@ -504,14 +509,16 @@ static void test_assemble_degraded(void **state)
 	assert_int_equal(assemble(), -EINVAL);
 	/* a majority in sync starts without it */
 	in_init(3, 10);
-	in.sb[0].events = in.sb[1].events = 11;
+	in.sb[0].events = 11;
+	in.sb[1].events = 11;
 	set_state(2, QUORUM_SB_FAILED, 11);
 	assert_int_equal(assemble(), 0);
 	assert_starts("AAF");
 
 	/* nothing in sync: not even degraded */
 	in_init(2, 10);
-	in.sb[0].events = in.sb[1].events = 11;
+	in.sb[0].events = 11;
+	in.sb[1].events = 11;
 	set_state(0, QUORUM_SB_REBUILDING, 11);
 	set_state(1, QUORUM_SB_FAILED, 11);
 	in.degraded = true;
