@@ -22,9 +22,11 @@
 #include <linux/blkdev.h>
 
 #include "dm-quorum.h"
+#include "dm-quorum-intent.h"
 #include "dm-quorum-io.h"
 #include "dm-quorum-read.h"
 #include "dm-quorum-rewrite.h"
+#include "dm-quorum-sync.h"
 #include "dm-quorum-vote.h"
 
 /* @io is done: uncount it (before its bio ends: the last may free qc). */
@@ -326,6 +328,60 @@ static void submit_leg_bios(struct quorum_io *io, bio_end_io_t *endio,
 
 /* ---- writes, flushes, write-zeroes ------------------------------------ */
 
+/*
+ * md's rule: a write that succeeded without a leg (dead when it was sent,
+ * or failing it) is acknowledged only once a superblock that records the
+ * leg out of sync is durable.  Else, after a crash, the stale leg could
+ * come back trusted and outvote (or, with two legs, replace) the current
+ * one.  The commit that releases it is queued here (event_work queues one
+ * too, for the same change: they merge).
+ */
+static bool hold_ack(struct quorum_io *io)
+{
+	struct quorum_c *qc = io->qc;
+	unsigned long all = BIT(qc->nr_legs) - 1, flags;
+	unsigned long missing = all & ~(io->issued & ~failed_legs(io));
+	bool hold;
+
+	if (!qc->md || !missing)
+		return false;
+	spin_lock_irqsave(&qc->ack_lock, flags);
+	hold = missing & ~qc->md_out;
+	if (hold)
+		list_add_tail(&io->md_node, &qc->held_acks);
+	spin_unlock_irqrestore(&qc->ack_lock, flags);
+	if (hold)
+		queue_work(qc->md_wq, &qc->md_work);
+	return hold;
+}
+
+void quorum_acks_committed(struct quorum_c *qc, unsigned long out,
+			   bool durable)
+{
+	struct quorum_io *io, *tmp;
+	unsigned long all = BIT(qc->nr_legs) - 1, flags;
+	LIST_HEAD(done);
+
+	spin_lock_irqsave(&qc->ack_lock, flags);
+	if (durable)
+		qc->md_out = out;
+	list_for_each_entry_safe(io, tmp, &qc->held_acks, md_node) {
+		unsigned long missing = all & ~(io->issued & ~failed_legs(io));
+
+		if (durable && (missing & ~out))
+			continue;	/* a newer failure: the next commit */
+		list_move_tail(&io->md_node, &done);
+	}
+	spin_unlock_irqrestore(&qc->ack_lock, flags);
+	list_for_each_entry_safe(io, tmp, &done, md_node) {
+		list_del_init(&io->md_node);
+		/* nothing records the leg out: the write cannot be vouched for */
+		if (!durable)
+			quorum_io_failed(io);
+		quorum_complete(io, durable ? BLK_STS_OK : BLK_STS_IOERR);
+	}
+}
+
 static void write_done(struct quorum_io *io)
 {
 	struct quorum_c *qc = io->qc;
@@ -353,6 +409,11 @@ static void write_done(struct quorum_io *io)
 	}
 	if (io->iter.bi_size)
 		quorum_write_end(io);
+	if (io->intent)
+		quorum_intent_end(qc->intent, io->sector,
+				  io->iter.bi_size >> SECTOR_SHIFT);
+	if (!status && hold_ack(io))
+		return;
 	quorum_complete(io, status);
 }
 
@@ -383,12 +444,47 @@ void quorum_write_submit(struct quorum_io *io)
 	submit_leg_bios(io, write_endio, write_done);
 }
 
-static void quorum_write(struct quorum_io *io)
+static void write_go(struct quorum_io *io)
 {
 	/* held until an overlapping rewrite or resync ends, then submitted */
 	if (io->iter.bi_size && !quorum_write_begin(io))
 		return;
 	quorum_write_submit(io);
+}
+
+static void write_go_work(struct work_struct *work)
+{
+	write_go(container_of(work, struct quorum_io, work));
+}
+
+/* The intent log has marked @waiter's regions, or could not (@status). */
+void quorum_write_intent_done(struct list_head *waiter, blk_status_t status)
+{
+	struct quorum_io *io = container_of(waiter, struct quorum_io, md_node);
+
+	if (status) {
+		quorum_intent_end(io->qc->intent, io->sector,
+				  io->iter.bi_size >> SECTOR_SHIFT);
+		quorum_io_failed(io);
+		quorum_complete(io, status);
+		return;
+	}
+	quorum_defer_alloc(io, write_go_work);
+}
+
+static void quorum_write(struct quorum_io *io)
+{
+	struct quorum_c *qc = io->qc;
+
+	/* its regions are marked durably first (it waits if they are not) */
+	if (qc->intent && io->iter.bi_size) {
+		io->intent = true;
+		if (!quorum_intent_start(qc->intent, io->sector,
+					 io->iter.bi_size >> SECTOR_SHIFT,
+					 &io->md_node))
+			return;
+	}
+	write_go(io);
 }
 
 /* ---- quorum reads ----------------------------------------------------- */
@@ -434,7 +530,7 @@ static bool keep_winner(struct quorum_io *io, unsigned long winners)
 static void read_voted(struct quorum_io *io, unsigned long ok)
 {
 	unsigned long outvoted = 0;
-	blk_status_t status = quorum_read_vote(io, ok, &outvoted);
+	blk_status_t status = quorum_read_vote(io, ok, false, &outvoted);
 	bool rewrite = !status && outvoted && io->qc->rewrite_corrupted &&
 		       keep_winner(io, ok & ~outvoted);
 
@@ -679,6 +775,35 @@ static void fifo_next(struct quorum_io *io)
 
 /* ---- map -------------------------------------------------------------- */
 
+/*
+ * After an unclean shutdown the legs may differ in the regions marked in
+ * the intent log: a read there waits for those regions to be recovered
+ * (the engine does the rest in the background), so that it never fails
+ * for want of a quorum nor gives an answer a later read contradicts.
+ */
+static bool recovering(struct quorum_c *qc, struct quorum_io *io)
+{
+	return qc->intent && quorum_intent_nr_recovering(qc->intent) &&
+	       quorum_intent_range_recovering(qc->intent, io->sector,
+					      bio_sectors(io->bio));
+}
+
+static void recover_read_work(struct work_struct *work)
+{
+	struct quorum_io *io = container_of(work, struct quorum_io, work);
+	struct quorum_c *qc = io->qc;
+	sector_t last = io->sector + bio_sectors(io->bio) - 1;
+	unsigned int shift = quorum_state_region_shift(&qc->state);
+	u64 r;
+
+	for (r = io->sector >> shift; r <= last >> shift; r++)
+		quorum_sync_recover(qc, r);
+	if (qc->read_pattern == QUORUM_READ_FIFO)
+		fifo_next(io);
+	else
+		quorum_read(io);
+}
+
 int quorum_map_io(struct quorum_c *qc, struct bio *bio)
 {
 	struct quorum_io *io = dm_per_bio_data(bio, sizeof(*io));
@@ -700,6 +825,11 @@ int quorum_map_io(struct quorum_c *qc, struct bio *bio)
 	/* Empty flushes carry no sector. */
 	if (bio_sectors(bio))
 		io->sector = dm_target_offset(qc->ti, bio->bi_iter.bi_sector);
+
+	if (read && unlikely(recovering(qc, io))) {
+		quorum_defer_alloc(io, recover_read_work);
+		return DM_MAPIO_SUBMITTED;
+	}
 
 	if (read && qc->read_pattern == QUORUM_READ_FIFO) {
 		unsigned int leg = fifo_leg(io);
@@ -746,6 +876,8 @@ int quorum_io_init(struct quorum_c *qc)
 	INIT_LIST_HEAD(&qc->rewrites);
 	INIT_LIST_HEAD(&qc->writes);
 	INIT_LIST_HEAD(&qc->held_writes);
+	spin_lock_init(&qc->ack_lock);
+	INIT_LIST_HEAD(&qc->held_acks);
 	INIT_WORK(&qc->release_work, quorum_release_work);
 	return 0;
 }

@@ -10,10 +10,13 @@
  * is not written, so its own copy falls behind), then waits for the
  * writes and flushes each leg's cache.
  *
- * What is not here yet: the write-intent bitmap and the missed bitmaps
- * (their room in the area is reserved), so a failed or rebuilding leg
- * gets every region copied, and an unclean shutdown is not recovered
- * beyond what the vote does.
+ * The bitmaps (the write-intent one, dm-quorum-intent.c) are written a
+ * block at a time from the caller's in-memory copy, to every leg the
+ * caller names, and each of those legs is flushed before the call
+ * returns: a set bit is durable before the writes it covers are sent.
+ *
+ * What is not here yet: the missed bitmaps (their room in the area is
+ * reserved), so a failed or rebuilding leg gets every region copied.
  */
 #include <linux/device-mapper.h>
 #include <linux/dm-bufio.h>
@@ -30,8 +33,11 @@ struct quorum_md {
 	struct quorum_meta_geom geom;
 	struct dm_bufio_client *bufio[QUORUM_MAX_LEGS];
 
+	atomic64_t writes;		/* metadata blocks written, per leg */
+
 	struct mutex lock;		/* commits, and the fields below */
 	bool committed;			/* by this table */
+	unsigned long written;		/* the legs the last commit reached */
 	struct quorum_sb sb;		/* the last one, as committed or read */
 };
 
@@ -235,16 +241,18 @@ static int put_sb(struct quorum_md *md, unsigned int leg)
 unsigned long quorum_md_commit(struct quorum_md *md,
 			       const enum quorum_sb_leg_state *states,
 			       unsigned int threshold, unsigned long writable,
-			       bool clean)
+			       bool clean, unsigned long *written)
 {
 	unsigned long sent = 0, failed = 0;
 	struct quorum_sb *sb = &md->sb;
 	unsigned int i;
 
 	mutex_lock(&md->lock);
-	if (unchanged(md, states, threshold, clean))
+	if (unchanged(md, states, threshold, clean)) {
+		*written = md->written;
 		goto out;
-	sb->events++;
+	}
+	WRITE_ONCE(sb->events, sb->events + 1);
 	sb->threshold = threshold;
 	sb->compat = clean ? QUORUM_SB_CLEAN : 0;
 	for (i = 0; i < md->sb.nr_legs; i++) {
@@ -266,7 +274,10 @@ unsigned long quorum_md_commit(struct quorum_md *md,
 	for (i = 0; i < md->sb.nr_legs; i++)
 		if ((sent & BIT(i)) && dm_bufio_write_dirty_buffers(md->bufio[i]))
 			failed |= BIT(i);
+	atomic64_add(hweight_long(sent), &md->writes);
 	md->committed = true;
+	md->written = sent & ~failed;
+	*written = md->written;
 out:
 	mutex_unlock(&md->lock);
 	return failed;
@@ -283,4 +294,126 @@ void quorum_md_take_over(struct quorum_md *md, struct quorum_md *old)
 	if (events > md->sb.events)
 		md->sb.events = events;
 	mutex_unlock(&md->lock);
+}
+
+/* ---- bitmaps ----------------------------------------------------------- */
+
+/* A bitmap block's bytes: bit r is bit r % 8 of byte r / 8. */
+static void bits_to_block(void *dst, const unsigned long *a,
+			  const unsigned long *b, u64 block)
+{
+	unsigned int i, words = QUORUM_META_BITS_PER_BLOCK / BITS_PER_LONG;
+	const unsigned long *pa = a + block * words;
+	const unsigned long *pb = b ? b + block * words : NULL;
+
+	for (i = 0; i < words; i++) {
+		unsigned long w = pa[i] | (pb ? pb[i] : 0);
+
+#if BITS_PER_LONG == 64
+		((__le64 *)dst)[i] = cpu_to_le64(w);
+#else
+		((__le32 *)dst)[i] = cpu_to_le32(w);
+#endif
+	}
+}
+
+static void block_to_bits(unsigned long *dst, const void *src, u64 block)
+{
+	unsigned int i, words = QUORUM_META_BITS_PER_BLOCK / BITS_PER_LONG;
+	unsigned long *p = dst + block * words;
+
+	for (i = 0; i < words; i++)
+#if BITS_PER_LONG == 64
+		p[i] |= le64_to_cpu(((const __le64 *)src)[i]);
+#else
+		p[i] |= le32_to_cpu(((const __le32 *)src)[i]);
+#endif
+}
+
+u32 quorum_md_bitmap_blocks(struct quorum_md *md)
+{
+	return md->geom.bitmap_blocks;
+}
+
+u64 quorum_md_events(struct quorum_md *md)
+{
+	return READ_ONCE(md->sb.events);
+}
+
+u64 quorum_md_writes(struct quorum_md *md)
+{
+	return atomic64_read(&md->writes);
+}
+
+unsigned long quorum_md_flush(struct quorum_md *md, unsigned long legs)
+{
+	unsigned long failed = 0;
+	unsigned int i;
+
+	for_each_set_bit(i, &legs, md->sb.nr_legs)
+		if (dm_bufio_issue_flush(md->bufio[i]))
+			failed |= BIT(i);
+	return failed;
+}
+
+unsigned long quorum_md_write_bitmap(struct quorum_md *md, int slot,
+				     const unsigned long *a,
+				     const unsigned long *b,
+				     const unsigned long *blocks,
+				     unsigned long legs)
+{
+	u64 first = quorum_bitmap_block(&md->geom, slot);
+	unsigned long failed = 0, blk;
+	struct dm_buffer *buf;
+	unsigned int i;
+	void *p;
+
+	for_each_set_bit(i, &legs, md->sb.nr_legs) {
+		for_each_set_bit(blk, blocks, md->geom.bitmap_blocks) {
+			p = dm_bufio_new(md->bufio[i], first + blk, &buf);
+			if (IS_ERR(p)) {
+				failed |= BIT(i);
+				break;
+			}
+			bits_to_block(p, a, b, blk);
+			dm_bufio_mark_buffer_dirty(buf);
+			dm_bufio_release(buf);
+			atomic64_inc(&md->writes);
+		}
+		dm_bufio_write_dirty_buffers_async(md->bufio[i]);
+	}
+	/* in flight on every leg at once, then each waited for and flushed */
+	for_each_set_bit(i, &legs, md->sb.nr_legs)
+		if (dm_bufio_write_dirty_buffers(md->bufio[i]))
+			failed |= BIT(i);
+	return failed;
+}
+
+unsigned long quorum_md_read_bitmap(struct quorum_md *md, int slot,
+				    unsigned long *bits, unsigned long legs)
+{
+	u64 first = quorum_bitmap_block(&md->geom, slot), blk;
+	unsigned long failed = 0;
+	struct dm_buffer *buf;
+	unsigned int i;
+	void *p;
+
+	for_each_set_bit(i, &legs, md->sb.nr_legs) {
+		for (blk = 0; blk < md->geom.bitmap_blocks; blk++) {
+			p = dm_bufio_read(md->bufio[i], first + blk, &buf);
+			if (IS_ERR(p)) {
+				DMERR("%s: leg %u: bitmap block %llu unreadable: %ld",
+				      md->name, i, (unsigned long long)blk,
+				      PTR_ERR(p));
+				failed |= BIT(i);
+				break;
+			}
+			block_to_bits(bits, p, blk);
+			dm_bufio_release(buf);
+		}
+		/* read once, at load: the cache need not keep them */
+		dm_bufio_forget_buffers(md->bufio[i], first,
+					md->geom.bitmap_blocks);
+	}
+	return failed;
 }

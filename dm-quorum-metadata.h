@@ -32,14 +32,42 @@ void quorum_md_close(struct quorum_md *md);
 /*
  * Write a superblock recording @states (one per leg) and @clean to every
  * leg in @writable, if either differs from the last commit (or nothing
- * was committed yet).  Returns the legs whose write or flush failed.
+ * was committed yet).  Returns the legs whose write or flush failed;
+ * *@written says which legs hold it (none: it is not durable).
  */
 unsigned long quorum_md_commit(struct quorum_md *md,
 			       const enum quorum_sb_leg_state *states,
 			       unsigned int threshold, unsigned long writable,
-			       bool clean);
+			       bool clean, unsigned long *written);
 
 /* A reloaded table goes on from the events of the one it replaces. */
 void quorum_md_take_over(struct quorum_md *md, struct quorum_md *old);
+
+/*
+ * Bitmaps: @slot -1 is the write-intent bitmap, 0.. a slot's missed one.
+ * In memory a bitmap is quorum_md_bitmap_blocks() blocks long.
+ */
+u32 quorum_md_bitmap_blocks(struct quorum_md *md);
+
+/*
+ * Write the blocks set in @blocks of (@a | @b; @b may be NULL) to every
+ * leg in @legs and flush each.  Returns the legs that failed.
+ */
+unsigned long quorum_md_write_bitmap(struct quorum_md *md, int slot,
+				     const unsigned long *a,
+				     const unsigned long *b,
+				     const unsigned long *blocks,
+				     unsigned long legs);
+
+/* OR bitmap @slot of every leg in @legs into @bits; returns those that failed. */
+unsigned long quorum_md_read_bitmap(struct quorum_md *md, int slot,
+				    unsigned long *bits, unsigned long legs);
+
+/* Flush the caches of @legs (their data); returns those that failed. */
+unsigned long quorum_md_flush(struct quorum_md *md, unsigned long legs);
+
+/* For the status, without waiting: the events, and blocks written (per leg). */
+u64 quorum_md_events(struct quorum_md *md);
+u64 quorum_md_writes(struct quorum_md *md);
 
 #endif /* DM_QUORUM_METADATA_H */

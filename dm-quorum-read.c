@@ -323,14 +323,14 @@ static int hash_and_count(struct quorum_io *io, unsigned long ok,
  * quorum_read_vote_sleeps().
  */
 blk_status_t quorum_read_vote(struct quorum_io *io, unsigned long ok,
-			      unsigned long *outvoted)
+			      bool recover, unsigned long *outvoted)
 {
 	struct quorum_c *qc = io->qc;
 	struct quorum_vote v;
 	unsigned int leg;
 	int r;
 
-	if (qc->blkverify)
+	if (qc->blkverify && !recover)
 		return blkverify_mismatch(io, ok);
 
 	r = hash_and_count(io, ok, &v);
@@ -339,16 +339,22 @@ blk_status_t quorum_read_vote(struct quorum_io *io, unsigned long ok,
 		quorum_io_failed(io);
 		return BLK_STS_IOERR;
 	}
-	/* No version has a quorum: nobody is outvoted, nothing is returned. */
-	if (v.votes < qc->threshold) {
+	/*
+	 * No version has a quorum: nobody is outvoted, nothing is returned;
+	 * but a recovery takes the winner anyway.
+	 */
+	if (v.votes < qc->threshold && !recover) {
 		quorum_io_failed(io);
 		return BLK_STS_IOERR;
 	}
 	for_each_leg(leg, ok) {
-		if (!quorum_voted_for_winner(&v, leg)) {
+		if (quorum_voted_for_winner(&v, leg))
+			continue;
+		__set_bit(leg, outvoted);
+		/* a recovery's differences are unacknowledged writes */
+		if (!recover) {
 			atomic_inc(&qc->legs[leg].mismatches);
 			quorum_io_report_bad(io, leg, BLK_STS_OK);
-			__set_bit(leg, outvoted);
 		}
 	}
 	if (!(ok & BIT(io->primary)) || !quorum_voted_for_winner(&v, io->primary))

@@ -10,6 +10,6 @@
 bool quorum_read_agree(struct quorum_io *io, unsigned long ok);
 bool quorum_read_vote_sleeps(struct quorum_io *io, unsigned long ok);
 blk_status_t quorum_read_vote(struct quorum_io *io, unsigned long ok,
-			      unsigned long *outvoted);
+			      bool recover, unsigned long *outvoted);
 
 #endif /* DM_QUORUM_READ_H */

@@ -112,7 +112,7 @@ void quorum_sb_pack(const struct quorum_sb *sb, void *block)
 	memcpy(d->magic, QUORUM_SB_MAGIC, sizeof(d->magic));
 	d->version = cpu_to_le32(QUORUM_SB_VERSION);
 	d->compat = cpu_to_le32(sb->compat);
-	d->incompat = cpu_to_le32(0);
+	d->incompat = cpu_to_le32(QUORUM_SB_INCOMPAT_INTENT);
 	d->events = cpu_to_le64(sb->events);
 	memcpy(d->array_uuid, sb->array_uuid, QUORUM_UUID_SIZE);
 	memcpy(d->leg_uuid, sb->leg_uuid, QUORUM_UUID_SIZE);
@@ -225,6 +225,7 @@ int quorum_sb_unpack(const void *block, struct quorum_sb *sb,
 		return -EOPNOTSUPP;
 	}
 	sb->compat = le32_to_cpu(d->compat);
+	sb->incompat = incompat;
 	sb->events = le64_to_cpu(d->events);
 	memcpy(sb->array_uuid, d->array_uuid, QUORUM_UUID_SIZE);
 	memcpy(sb->leg_uuid, d->leg_uuid, QUORUM_UUID_SIZE);
@@ -487,6 +488,7 @@ int quorum_sb_assemble(const struct quorum_assembly_in *in,
 	out->events = fresh->events;
 	memcpy(out->array_uuid, fresh->array_uuid, QUORUM_UUID_SIZE);
 	out->unclean = !(fresh->compat & QUORUM_SB_CLEAN);
+	out->intent_kept = fresh->incompat & QUORUM_SB_INCOMPAT_INTENT;
 	for (i = 0; i < in->nr_legs; i++) {
 		r = leg_start(in, fresh, i, &out->start[i], why, why_len);
 		if (r)

@@ -39,7 +39,8 @@
 /* Compatible flags: a reader that does not know one may ignore it. */
 #define QUORUM_SB_CLEAN		BIT(0)	/* suspended with no write out */
 /* Incompatible features: a reader that does not know one must refuse. */
-#define QUORUM_SB_INCOMPAT_KNOWN	0U
+#define QUORUM_SB_INCOMPAT_INTENT	0x1U	/* the intent bitmap is kept */
+#define QUORUM_SB_INCOMPAT_KNOWN	QUORUM_SB_INCOMPAT_INTENT
 
 /* A slot's state in the array, as the superblock records it. */
 enum quorum_sb_leg_state {
@@ -89,6 +90,7 @@ struct quorum_sb_leg {
 struct quorum_sb {
 	u64 events;
 	u32 compat;
+	u32 incompat;
 	u8 array_uuid[QUORUM_UUID_SIZE];
 	u8 leg_uuid[QUORUM_UUID_SIZE];
 	unsigned int slot;
@@ -179,6 +181,7 @@ struct quorum_assembly {
 	/* legs whose intent bitmap counts: every valid copy of the array */
 	unsigned long intent_from;
 	bool unclean;		/* the freshest was not shut down cleanly */
+	bool intent_kept;	/* ... and its legs keep the intent bitmap */
 };
 
 int quorum_sb_assemble(const struct quorum_assembly_in *in,

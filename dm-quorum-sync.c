@@ -10,6 +10,16 @@
  *   check   every region: vote, count the pieces some leg lost;
  *   repair  the same, and write the winner to the legs that lost.
  *
+ * Whatever the action, the regions the intent log says to recover after
+ * an unclean shutdown go first ("recover" in the status while they do):
+ * vote, and write the winner to every leg that differs, even when no
+ * version has the threshold's votes.  The legs can differ there only in
+ * writes that were never acknowledged, so any version is a right one; the
+ * vote takes the one most legs hold and, on a tie, the one the highest
+ * leg holds (the read vote's rule).  A read of such a region recovers it
+ * first, through quorum_sync_recover(), so pieces are done one at a time
+ * under piece_lock whoever asks.
+ *
  * Each piece is locked against writes for the time it is read, voted and
  * written (quorum_region_lock()), so a write from above is never undone
  * by an older copy.  The engine has its own bio_set and pages, so it never
@@ -21,6 +31,7 @@
 #include <linux/module.h>
 
 #include "dm-quorum.h"
+#include "dm-quorum-intent.h"
 #include "dm-quorum-io.h"
 #include "dm-quorum-read.h"
 #include "dm-quorum-rewrite.h"
@@ -51,6 +62,14 @@ static const char * const action_names[] = {
 const char *quorum_sync_action_name(enum quorum_sync_action action)
 {
 	return action_names[action];
+}
+
+/* What the status shows: "recover" while the recovery phase runs. */
+const char *quorum_sync_status_name(struct quorum_c *qc)
+{
+	if (READ_ONCE(qc->sync.recovering))
+		return "recover";
+	return action_names[READ_ONCE(qc->sync.action)];
 }
 
 static sector_t region_sectors(struct quorum_c *qc)
@@ -138,16 +157,16 @@ static void put_piece_bios(struct quorum_io *io, unsigned long legs)
  * a quorum.
  */
 static unsigned long piece_vote(struct quorum_io *io, unsigned long ok,
-				blk_status_t *status)
+				bool recover, blk_status_t *status)
 {
 	unsigned long outvoted = 0;
 
 	*status = BLK_STS_OK;
-	if (hweight_long(ok) < io->qc->threshold) {
+	if (hweight_long(ok) < (recover ? 1 : io->qc->threshold)) {
 		quorum_io_failed(io);
 		*status = BLK_STS_IOERR;
 	} else if (!quorum_read_agree(io, ok)) {
-		*status = quorum_read_vote(io, ok, &outvoted);
+		*status = quorum_read_vote(io, ok, recover, &outvoted);
 	}
 	return outvoted;
 }
@@ -179,7 +198,7 @@ static void piece_write(struct quorum_io *io, unsigned long legs,
  * if the targets could not be given the piece.
  */
 static bool sync_piece(struct quorum_c *qc, sector_t sector,
-		       unsigned int sectors)
+		       unsigned int sectors, bool recover)
 {
 	struct quorum_sync *qs = &qc->sync;
 	struct quorum_io *io = &qs->io;
@@ -187,6 +206,7 @@ static bool sync_piece(struct quorum_c *qc, sector_t sector,
 	blk_status_t status;
 	unsigned int leg;
 
+	lockdep_assert_held(&qs->piece_lock);
 	memset(io, 0, offsetof(struct quorum_io, work));
 	io->qc = qc;
 	io->op = QUORUM_OP_READ;
@@ -196,7 +216,7 @@ static bool sync_piece(struct quorum_c *qc, sector_t sector,
 
 	quorum_region_lock(io);
 	readable = quorum_readable_legs(qc);
-	if (hweight_long(readable) < qc->threshold) {
+	if (hweight_long(readable) < (recover ? 1 : qc->threshold)) {
 		/* nothing to vote with: the targets keep the piece to do */
 		quorum_region_unlock(io);
 		return false;
@@ -211,17 +231,22 @@ static bool sync_piece(struct quorum_c *qc, sector_t sector,
 			quorum_leg_io_error(io, leg);
 		}
 	}
-	outvoted = piece_vote(io, readable & ~failed, &status);
+	outvoted = piece_vote(io, readable & ~failed, recover, &status);
 	put_piece_bios(io, readable);
 	io->bio = NULL;
-	if (outvoted)
-		qs->mismatches++;
-
-	targets = qs->targets & quorum_writable_legs(qc);
-	if (qs->action == QUORUM_SYNC_REPAIR)
-		targets |= outvoted & quorum_writable_legs(qc);
+	if (recover) {
+		/* every leg that differs, the ones being resynced too */
+		targets = (outvoted | qs->targets) & quorum_writable_legs(qc);
+	} else {
+		if (outvoted)
+			qs->mismatches++;
+		targets = qs->targets & quorum_writable_legs(qc);
+		if (qs->action == QUORUM_SYNC_REPAIR)
+			targets |= outvoted & quorum_writable_legs(qc);
+	}
 	if (!status && targets)
-		piece_write(io, targets, qs->action == QUORUM_SYNC_REPAIR);
+		piece_write(io, targets,
+			    !recover && qs->action == QUORUM_SYNC_REPAIR);
 	quorum_region_unlock(io);
 	return !status;
 }
@@ -245,17 +270,70 @@ static sector_t region_len(struct quorum_c *qc, u64 region)
 	return min_t(sector_t, region_sectors(qc), qc->ti->len - start);
 }
 
-static void sync_region(struct quorum_c *qc, u64 region)
+static bool sync_interrupted(struct quorum_sync *qs);
+static void sync_throttle(struct quorum_sync *qs);
+
+/* Every piece of @region; false if one could not be given to the targets. */
+static bool region_pieces(struct quorum_c *qc, u64 region, bool recover)
 {
 	sector_t start = region << quorum_state_region_shift(&qc->state);
 	sector_t len = region_len(qc, region), off;
 	bool ok = true;
 
-	for (off = 0; off < len; off += QUORUM_READ_MAX_SECTORS)
+	for (off = 0; off < len; off += QUORUM_READ_MAX_SECTORS) {
+		mutex_lock(&qc->sync.piece_lock);
 		ok &= sync_piece(qc, start + off,
-				 min_t(sector_t, len - off, QUORUM_READ_MAX_SECTORS));
-	if (ok && qc->sync.action == QUORUM_SYNC_RESYNC)
+				 min_t(sector_t, len - off, QUORUM_READ_MAX_SECTORS),
+				 recover);
+		mutex_unlock(&qc->sync.piece_lock);
+	}
+	return ok;
+}
+
+static void sync_region(struct quorum_c *qc, u64 region)
+{
+	if (region_pieces(qc, region, false) &&
+	    qc->sync.action == QUORUM_SYNC_RESYNC)
 		quorum_state_region_done(&qc->state, qc->sync.targets, region);
+}
+
+/*
+ * Recover @region if the intent log says to (a read waits for this, in
+ * a worker; the engine does the rest).  Each leg ends up with one
+ * version, written to the resync targets too.
+ */
+void quorum_sync_recover(struct quorum_c *qc, u64 region)
+{
+	struct quorum_sync *qs = &qc->sync;
+
+	mutex_lock(&qs->recover_lock);
+	if (quorum_intent_recovering(qc->intent, region) &&
+	    region_pieces(qc, region, true))
+		quorum_intent_recovered(qc->intent, region);
+	mutex_unlock(&qs->recover_lock);
+}
+
+/* The recovery phase of any action; false if it was interrupted. */
+static bool sync_recover(struct quorum_c *qc)
+{
+	struct quorum_sync *qs = &qc->sync;
+	u64 region = 0, n = quorum_state_nr_regions(&qc->state);
+
+	if (!qc->intent || !quorum_intent_nr_recovering(qc->intent))
+		return true;
+	WRITE_ONCE(qs->recovering, true);
+	while (!sync_interrupted(qs)) {
+		region = quorum_intent_next_recovering(qc->intent, region);
+		if (region >= n)
+			break;
+		quorum_sync_recover(qc, region);
+		WRITE_ONCE(qs->done, qs->done + region_len(qc, region));
+		sync_throttle(qs);
+		region++;
+		cond_resched();
+	}
+	WRITE_ONCE(qs->recovering, false);
+	return region >= n;
 }
 
 static bool sync_interrupted(struct quorum_sync *qs)
@@ -353,7 +431,9 @@ static void sync_finish(struct quorum_c *qc)
 	for_each_leg(leg, qs->targets)
 		if (quorum_state_finish_sync(&qc->state, leg, stopped))
 			quorum_report_leg(qc, QUORUM_EV_LEG_REINSTATED, leg);
-	free_pages_of(qc);
+	/* a read may still recover a region, with these pages */
+	if (!qc->intent || !quorum_intent_nr_recovering(qc->intent))
+		free_pages_of(qc);
 	WRITE_ONCE(qs->targets, 0);
 	WRITE_ONCE(qs->action, QUORUM_SYNC_IDLE);
 	if (!stopped)
@@ -366,6 +446,8 @@ static void sync_work(struct work_struct *work)
 	struct quorum_c *qc = container_of(qs, struct quorum_c, sync);
 
 	sync_rate_restart(qs, READ_ONCE(max_sync_rate));
+	if (!sync_recover(qc))
+		goto out;
 	while (!sync_interrupted(qs)) {
 		u64 region = next_region(qc, qs->region);
 
@@ -381,6 +463,7 @@ static void sync_work(struct work_struct *work)
 		WRITE_ONCE(qs->region, region + 1);
 		cond_resched();
 	}
+out:
 	if (!READ_ONCE(qs->stop) && READ_ONCE(qs->paused))
 		return;		/* resumed from qs->region */
 	sync_finish(qc);
@@ -393,11 +476,14 @@ static sector_t sync_total(struct quorum_c *qc)
 	unsigned long targets = qc->sync.targets;
 	sector_t total;
 
+	/* recovery first, counted as whole regions */
+	total = qc->intent ? quorum_intent_nr_recovering(qc->intent) *
+			     region_sectors(qc) : 0;
 	if (qc->sync.action != QUORUM_SYNC_RESYNC)
-		return qc->ti->len;
+		return total + qc->ti->len;
 	/* counted a word at a time: the map may hold 2^26 regions */
-	total = quorum_state_missed_union(&qc->state, targets) *
-		region_sectors(qc);
+	total += quorum_state_missed_union(&qc->state, targets) *
+		 region_sectors(qc);
 	/* the last region may be short */
 	if (total && quorum_state_next_missed(&qc->state, targets, last) == last)
 		total -= region_sectors(qc) - region_len(qc, last);
@@ -414,7 +500,7 @@ int quorum_sync_start(struct quorum_c *qc, enum quorum_sync_action action,
 	struct quorum_sync *qs = &qc->sync;
 	int r;
 
-	r = alloc_pages_of(qc);
+	r = qs->pages ? 0 : alloc_pages_of(qc);
 	if (r)
 		return r;
 	qs->targets = quorum_state_start_sync(&qc->state, targets);
@@ -484,6 +570,8 @@ int quorum_sync_init(struct quorum_c *qc)
 
 	qs->paused = true;	/* until the first resume */
 	init_completion(&qs->io_done);
+	mutex_init(&qs->piece_lock);
+	mutex_init(&qs->recover_lock);
 	INIT_WORK(&qs->work, sync_work);
 	/* the engine holds writes while it copies: it must run under reclaim */
 	qs->wq = alloc_workqueue("kquorum_sync", WQ_MEM_RECLAIM, 1);

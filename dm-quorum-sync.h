@@ -20,5 +20,7 @@ bool quorum_sync_pause(struct quorum_c *qc);
 void quorum_sync_unpause(struct quorum_c *qc, bool was_paused);
 int quorum_sync_resize(struct quorum_c *qc, unsigned int nr_legs);
 const char *quorum_sync_action_name(enum quorum_sync_action action);
+const char *quorum_sync_status_name(struct quorum_c *qc);
+void quorum_sync_recover(struct quorum_c *qc, u64 region);
 
 #endif /* DM_QUORUM_SYNC_H */

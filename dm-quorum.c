@@ -18,6 +18,7 @@
 #include <linux/module.h>
 
 #include "dm-quorum.h"
+#include "dm-quorum-intent.h"
 #include "dm-quorum-io.h"
 #include "dm-quorum-legs.h"
 #include "dm-quorum-metadata.h"
@@ -34,7 +35,7 @@ static void quorum_event_work(struct work_struct *work)
 	struct quorum_c *qc = container_of(work, struct quorum_c, event_work);
 
 	if (qc->md)
-		queue_work(qc->alloc_wq, &qc->md_work);
+		queue_work(qc->md_wq, &qc->md_work);
 	dm_table_event(qc->ti->table);
 }
 
@@ -60,21 +61,37 @@ static bool quorum_read_only(struct quorum_c *qc)
 static unsigned long quorum_md_sync(struct quorum_c *qc)
 {
 	enum quorum_sb_leg_state states[QUORUM_MAX_LEGS];
-	unsigned long failed;
+	unsigned long failed, written, out = 0;
 	unsigned int leg;
 
 	if (quorum_read_only(qc))
 		return 0;
-	for (leg = 0; leg < qc->nr_legs; leg++)
+	for (leg = 0; leg < qc->nr_legs; leg++) {
 		states[leg] = md_state[quorum_state_of(&qc->state, leg)];
+		if (states[leg] != QUORUM_SB_IN_SYNC)
+			__set_bit(leg, &out);
+	}
 	failed = quorum_md_commit(qc->md, states, qc->threshold,
 				  quorum_writable_legs(qc),
-				  READ_ONCE(qc->md_clean));
+				  READ_ONCE(qc->md_clean), &written);
+	/*
+	 * A superblock that fewer legs than the threshold hold fails no
+	 * leg (as a write without its quorum fails none): the writes it
+	 * was for fail instead.
+	 */
+	if (failed && hweight_long(written) < qc->threshold) {
+		DMERR_LIMIT("%s: the superblock reached %u legs, fewer than the threshold %u",
+			    quorum_dev_name(qc), (unsigned int)hweight_long(written),
+			    qc->threshold);
+		quorum_acks_committed(qc, out, false);
+		return 0;
+	}
 	for_each_leg(leg, failed) {
 		DMERR_LIMIT("%s: leg %u (%s): cannot write its metadata",
 			    quorum_dev_name(qc), leg, qc->legs[leg].dev->name);
 		quorum_leg_missed_write(qc, leg, 0, 0);
 	}
+	quorum_acks_committed(qc, out, written != 0);
 	return failed;
 }
 
@@ -114,12 +131,22 @@ static int quorum_md_load(struct quorum_c *qc, bool degraded)
 		else if (as.start[i] != QUORUM_START_IN_SYNC)
 			__set_bit(i, &qc->md_resync);
 	}
+	qc->intent = quorum_intent_create(qc, &as);
+	if (IS_ERR(qc->intent)) {
+		int r = PTR_ERR(qc->intent);
+
+		qc->intent = NULL;
+		qc->ti->error = r == -ENOMEM ? "Cannot allocate the intent log" :
+			"No leg's intent bitmap can be read";
+		return r;
+	}
 	if (as.new_array)
 		DMINFO("%s: new metadata on %u legs", quorum_dev_name(qc),
 		       qc->nr_legs);
 	else if (as.unclean)
-		DMWARN("%s: the legs were not shut down cleanly (events %llu)",
-		       quorum_dev_name(qc), (unsigned long long)as.events);
+		DMWARN("%s: not shut down cleanly (events %llu): %llu regions to recover",
+		       quorum_dev_name(qc), (unsigned long long)as.events,
+		       quorum_intent_nr_recovering(qc->intent));
 	return 0;
 }
 
@@ -303,10 +330,14 @@ static void quorum_first_resume(struct quorum_c *qc)
 		resync = quorum_md_start(qc);
 	if (old && old->md && qc->md)
 		quorum_md_take_over(qc->md, old->md);
+	/* the table it replaces was suspended: the legs are consistent */
+	if (old && qc->intent)
+		quorum_intent_forget(qc->intent);
 	mutex_unlock(&quorum_instances_lock);
 
 	mutex_lock(&qc->msg_lock);
-	if (resync && qc->sync.action == QUORUM_SYNC_IDLE &&
+	if ((resync || (qc->intent && quorum_intent_nr_recovering(qc->intent))) &&
+	    qc->sync.action == QUORUM_SYNC_IDLE &&
 	    hweight_long(quorum_readable_legs(qc)) >= qc->threshold &&
 	    quorum_sync_start(qc, QUORUM_SYNC_RESYNC, resync))
 		DMERR("%s: cannot start the resync of the new legs: no memory",
@@ -336,8 +367,10 @@ static void quorum_postsuspend(struct dm_target *ti)
 
 	if (!qc->md)
 		return;
+	quorum_intent_suspend(qc->intent);
 	flush_work(&qc->md_work);
-	WRITE_ONCE(qc->md_clean, true);
+	/* regions left to recover keep the next load recovering them */
+	WRITE_ONCE(qc->md_clean, !quorum_intent_nr_recovering(qc->intent));
 	/*
 	 * A leg that fails this commit is recorded by the next one, made
 	 * here: a removal may cancel the work that would do it.  Each round
@@ -365,8 +398,11 @@ static void quorum_free(struct quorum_c *qc)
 	cancel_work_sync(&qc->md_work);
 	cancel_work_sync(&qc->event_work);
 	cancel_work_sync(&qc->md_work);
+	quorum_intent_destroy(qc->intent);
 	if (qc->md)
 		quorum_md_close(qc->md);
+	if (qc->md_wq)
+		destroy_workqueue(qc->md_wq);
 	if (qc->hop_wq)
 		destroy_workqueue(qc->hop_wq);
 	if (qc->alloc_wq)
@@ -482,7 +518,8 @@ static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	qc->alloc_wq = alloc_workqueue("kquorumd_alloc", WQ_MEM_RECLAIM, 0);
 	qc->hop_wq = alloc_workqueue("kquorumd_hop",
 				     WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
-	if (!qc->wq || !qc->alloc_wq || !qc->hop_wq) {
+	qc->md_wq = alloc_ordered_workqueue("kquorumd_md", WQ_MEM_RECLAIM);
+	if (!qc->wq || !qc->alloc_wq || !qc->hop_wq || !qc->md_wq) {
 		ti->error = "Cannot allocate workqueue";
 		r = -ENOMEM;
 		goto bad;
@@ -548,6 +585,8 @@ static void quorum_resume(struct dm_target *ti)
 	struct quorum_c *qc = ti->private;
 
 	WRITE_ONCE(qc->resumed, true);
+	if (qc->intent)
+		quorum_intent_resume(qc->intent);
 	quorum_events_resume(qc);
 	quorum_sync_resume(qc);
 }
@@ -759,8 +798,7 @@ static void quorum_sync_status(struct quorum_c *qc, char *result,
 	struct quorum_sync *qs = &qc->sync;
 	unsigned int sz = *szp;
 
-	DMEMIT(" %s %llu/%llu %llu",
-	       quorum_sync_action_name(READ_ONCE(qs->action)),
+	DMEMIT(" %s %llu/%llu %llu", quorum_sync_status_name(qc),
 	       (unsigned long long)READ_ONCE(qs->done),
 	       (unsigned long long)READ_ONCE(qs->total),
 	       (unsigned long long)READ_ONCE(qs->mismatches));
@@ -797,6 +835,10 @@ static void quorum_status(struct dm_target *ti, status_type_t type,
 			       atomic_read(&qc->legs[i].rewrites));
 		DMEMIT(" %u %u", atomic_read(&qc->quorum_failures),
 		       atomic_read(&qc->events_merged));
+		if (qc->md)
+			DMEMIT(" %llu %llu %llu", quorum_md_events(qc->md),
+			       quorum_intent_nr_recovering(qc->intent),
+			       quorum_md_writes(qc->md));
 		quorum_sync_status(qc, result, maxlen, &sz);
 		DMEMIT(" %u", quorum_pages_owned(&qc->read_pages) <<
 		       (PAGE_SHIFT - 10));

@@ -76,6 +76,8 @@ struct quorum_io {
 	struct bio *leg_bio[QUORUM_MAX_LEGS];	/* quorum reads, until voted */
 	struct bio *rewrite_src;	/* a read buffer holding the winner */
 	struct list_head node;		/* in rewrites, writes or held_writes */
+	struct list_head md_node;	/* waiting for metadata (-intent.c, acks) */
+	bool intent;			/* counted by the intent log */
 	unsigned long rewrite_legs;	/* outvoted legs to rewrite */
 	u32 writes_seen;		/* quorum reads: writes to the range */
 	u32 seq;			/* writes: start order, in qc->writes */
@@ -112,8 +114,11 @@ struct quorum_sync {
 	unsigned long rate_start;	/* jiffies */
 	sector_t rate_done;
 	unsigned int rate;		/* the max_sync_rate it is for */
+	bool recovering;		/* in the recovery phase */
 	struct page **pages;		/* QUORUM_READ_MAX_PAGES per leg */
 	struct bio_set bs;
+	struct mutex piece_lock;	/* pages, bs, io: one piece at a time */
+	struct mutex recover_lock;	/* one region recovered at a time */
 	struct quorum_io io;		/* the piece being voted */
 	atomic_t pending;
 	struct completion io_done;
@@ -152,7 +157,17 @@ struct quorum_c {
 	 * clean) and postsuspend (clean).
 	 */
 	struct quorum_md *md;
+	struct quorum_intent *intent;	/* write-intent log, dm-quorum-intent.h */
+	struct workqueue_struct *md_wq;	/* ordered: commits, intent passes */
 	struct work_struct md_work;
+	/*
+	 * A write acknowledged without a leg whose superblock still says
+	 * it is in sync waits in held_acks until one saying otherwise is
+	 * durable (md_out: the legs it says are not in sync).
+	 */
+	spinlock_t ack_lock;
+	struct list_head held_acks;
+	unsigned long md_out;
 	bool md_live;			/* resumed once: commits may go */
 	bool md_clean;			/* suspended, nothing in flight */
 	bool degraded;			/* the table allows it */

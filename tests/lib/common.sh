@@ -216,6 +216,23 @@ sb_u() {
 		tr -d ' '
 }
 
+# meta_status <dev>: "<events> <recovering regions> <metadata writes>",
+# the three fields a table with metadata has before the sync state
+meta_status() {
+	dmsetup status "$1" | awk '{ print $(NF - 6), $(NF - 5), $(NF - 4) }'
+}
+
+# intent_bits <leg> [<region_sectors>=2048]: how many regions the intent
+# bitmap on that leg marks (its first block: up to 32768 regions)
+intent_bits() {
+	local leg=$((LEG_SECTORS / 8 * 8)) region=${2:-2048} blocks start
+	blocks=$((((leg + region - 1) / region + 32767) / 32768))
+	start=$(((leg - 8 * (2 + 17 * blocks)) * 512))
+	dd if="${LEG[$1]}" bs=4096 skip=$((start / 4096)) count=1 iflag=direct \
+		status=none |
+		python3 -c 'import sys; print(sum(bin(b).count("1") for b in sys.stdin.buffer.read()))'
+}
+
 # sb_corrupt <leg> <copy>: flip a byte inside that copy, magic kept
 sb_corrupt() {
 	printf '\xa5' | dd of="${LEG[$1]}" bs=1 seek=$(($(sb_offset "$2") + 200)) \

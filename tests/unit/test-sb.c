@@ -189,7 +189,7 @@ static void test_refusals(void **state)
 	assert_int_equal(unpack(&back), -EINVAL);
 
 	quorum_sb_pack(&sb, block);
-	poke(o_inc, 1);
+	poke(o_inc, QUORUM_SB_INCOMPAT_KNOWN << 1);
 	assert_int_equal(unpack(&back), -EOPNOTSUPP);
 
 	quorum_sb_pack(&sb, block);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# boot.sh --kver <kver> --results <dir> [--timeout <s>] [--keep <path>]... [--quiet] -- <command> [args...]
+# boot.sh --kver <kver> --results <dir> [--timeout <s>] [--keep <path>]... [--drive <file>]... [--quiet] -- <command> [args...]
 #
 # Boot kernel <kver> in qemu with the host root shared read-only over
 # virtio-9p and <dir> shared writable at the same path, run <command>
@@ -13,6 +13,9 @@
 # in the guest; host paths below them stay visible (read-only) only for
 # <dir>, this repo, the command's directory and each --keep <path>.
 # QUORUM_* variables of the caller are exported to the command.
+#
+# Each --drive <file> is a raw virtio disk, /dev/vda, /dev/vdb... in that
+# order (tests/crash: legs that outlive the VM).
 #
 # Exit status: the command's exit status, 124 if the guest did not finish
 # within the timeout (qemu is killed), 125 if the guest ended without
@@ -33,6 +36,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 CACHE=${QUORUM_VM_CACHE:-$REPO/.cache/vm}
 QEMU=qemu-system-x86_64
+DRIVES=()
 # where the kernel is installed: / or the debug kernel's cache (set in main)
 KROOT=/
 
@@ -185,7 +189,11 @@ write_cmd_script() {
 }
 
 run_qemu() {
-	local kver=$1 results=$2 timeout=$3 initrd=$4 accel=$5 keep=${6:-} cpu=max
+	local kver=$1 results=$2 timeout=$3 initrd=$4 accel=$5 keep=${6:-} cpu=max d
+	local -a drives=()
+	for d in "${DRIVES[@]}"; do
+		drives+=(-drive "file=${d//,/,,},format=raw,if=virtio,cache=writeback")
+	done
 	[[ "$accel" == kvm ]] && cpu=host
 	local append="console=ttyS0 panic=-1 mitigations=off rdinit=/init"
 	# The debug kernel: KASAN and kmemleak unwind a stack per allocation,
@@ -210,7 +218,7 @@ run_qemu() {
 		-chardev "file,id=out,path=$r9/output.log" -serial chardev:out \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$r9,mount_tag=results,security_model=none,multidevs=remap" \
-		</dev/null
+		"${drives[@]}" </dev/null
 }
 
 main() {
@@ -222,6 +230,7 @@ main() {
 		--results) results=${2:?}; shift 2 ;;
 		--timeout) timeout=${2:?}; shift 2 ;;
 		--keep) keep+=("${2:?}"); shift 2 ;;
+		--drive) DRIVES+=("$(realpath "${2:?}")"); shift 2 ;;
 		--quiet) quiet=1; shift ;;
 		--) shift; break ;;
 		*) usage ;;

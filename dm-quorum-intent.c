@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-quorum write-intent log.
+ *
+ * In memory, per region:
+ *
+ *   durable     set in the intent bitmap on every writable leg;
+ *   mark        asked for by a write, not yet written;
+ *   touched     written to since the last clearing pass;
+ *   recovering  marked on the legs at an unclean load, not yet recovered;
+ *
+ * and a count of the writes in flight, in a small hashed table (a
+ * collision can only keep a region marked longer, never clear one in
+ * use).
+ *
+ * A write whose regions are all durable goes on at no cost.  Otherwise
+ * it waits, and the worker (on the device's ordered metadata queue, never
+ * in map) takes every write waiting, writes the bitmap blocks that hold
+ * their new marks to every writable leg through dm-bufio (written, then
+ * each leg flushed), and lets them go: one metadata write per leg serves
+ * every write that waited for it.
+ *
+ * Every daemon_sleep the worker clears the regions that have had no write
+ * in flight and none started for a whole period: it flushes the legs, so
+ * what was written there is durable, then writes the bitmap without them.
+ *
+ * A metadata write that fails on some legs fails those legs (out of
+ * service, every region to resync) if at least the threshold of legs hold
+ * it; if fewer do, the writes waiting for it fail, as a write without its
+ * quorum does, and no leg is failed.
+ */
+#include <linux/device-mapper.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
+
+#include "dm-quorum.h"
+#include "dm-quorum-intent.h"
+#include "dm-quorum-io.h"
+#include "dm-quorum-metadata.h"
+
+/* Lazy clearing: a region idle for a whole period is cleared. */
+#define INTENT_PERIOD	(5 * HZ)
+
+/* Slots of the hashed count of writes in flight per region. */
+#define INTENT_BUSY_SLOTS	4096
+
+struct quorum_intent {
+	struct quorum_c *qc;
+	struct quorum_md *md;
+	unsigned int shift;		/* region size, log2 sectors */
+	u64 nr_regions;
+	u32 blocks;			/* of one bitmap */
+
+	spinlock_t lock;		/* the maps and list below, but @setting */
+	unsigned long *durable;
+	unsigned long *mark;
+	unsigned long *touched;
+	unsigned long *recovering;
+	unsigned long *mark_blocks;	/* blocks of @mark with a bit set */
+	u64 nr_recovering;
+	struct list_head waiting;	/* writes waiting for their marks */
+	u32 busy[INTENT_BUSY_SLOTS];
+	bool clear_due;
+
+	/* the worker's own */
+	unsigned long *setting;		/* marks being written */
+	unsigned long *write_blocks;	/* blocks to write in this pass */
+
+	struct work_struct work;
+	struct delayed_work period;
+	bool live;			/* resumed: clearing runs */
+};
+
+static unsigned long *alloc_map(struct quorum_intent *in)
+{
+	return kvzalloc((size_t)in->blocks * QUORUM_META_BLOCK_SIZE,
+			GFP_KERNEL);
+}
+
+static size_t block_map_longs(struct quorum_intent *in)
+{
+	return BITS_TO_LONGS(in->blocks);
+}
+
+static u32 *busy_slot(struct quorum_intent *in, u64 region)
+{
+	return &in->busy[region % INTENT_BUSY_SLOTS];
+}
+
+static void range_of(struct quorum_intent *in, sector_t sector, sector_t len,
+		     u64 *first, u64 *last)
+{
+	*first = sector >> in->shift;
+	*last = (sector + len - 1) >> in->shift;
+}
+
+/* ---- the write path ---------------------------------------------------- */
+
+bool quorum_intent_start(struct quorum_intent *in, sector_t sector,
+			 sector_t len, struct list_head *waiter)
+{
+	unsigned long flags;
+	bool ready = true;
+	u64 r, first, last;
+
+	range_of(in, sector, len, &first, &last);
+	spin_lock_irqsave(&in->lock, flags);
+	for (r = first; r <= last; r++) {
+		(*busy_slot(in, r))++;
+		if (!test_bit(r, in->touched))
+			__set_bit(r, in->touched);
+		if (!test_bit(r, in->durable)) {
+			__set_bit(r, in->mark);
+			__set_bit(r / QUORUM_META_BITS_PER_BLOCK, in->mark_blocks);
+			ready = false;
+		}
+	}
+	if (!ready)
+		list_add_tail(waiter, &in->waiting);
+	spin_unlock_irqrestore(&in->lock, flags);
+	if (!ready)
+		queue_work(in->qc->md_wq, &in->work);
+	return ready;
+}
+
+void quorum_intent_end(struct quorum_intent *in, sector_t sector, sector_t len)
+{
+	unsigned long flags;
+	u64 r, first, last;
+
+	range_of(in, sector, len, &first, &last);
+	spin_lock_irqsave(&in->lock, flags);
+	for (r = first; r <= last; r++)
+		(*busy_slot(in, r))--;
+	spin_unlock_irqrestore(&in->lock, flags);
+}
+
+/* ---- the worker -------------------------------------------------------- */
+
+/*
+ * Take the marks asked for into @setting, and the blocks that hold the
+ * new ones into @write_blocks.  Returns the writes waiting for them.
+ */
+static void take_marks(struct quorum_intent *in, struct list_head *waiters)
+{
+	unsigned int words = QUORUM_META_BITS_PER_BLOCK / BITS_PER_LONG, i;
+	unsigned long blk, flags;
+
+	spin_lock_irqsave(&in->lock, flags);
+	list_splice_init(&in->waiting, waiters);
+	for_each_set_bit(blk, in->mark_blocks, in->blocks) {
+		unsigned long new = 0;
+
+		for (i = blk * words; i < (blk + 1) * words; i++) {
+			in->setting[i] = in->mark[i] & ~in->durable[i];
+			new |= in->setting[i];
+			in->mark[i] = 0;
+		}
+		if (new)
+			__set_bit(blk, in->write_blocks);
+	}
+	bitmap_zero(in->mark_blocks, in->blocks);
+	spin_unlock_irqrestore(&in->lock, flags);
+}
+
+/*
+ * Drop from @durable the regions with no write in flight and, unless
+ * @all, none started since the last pass; their blocks go to
+ * @write_blocks.  Returns whether any was dropped.  A block at a time
+ * under the lock, so that writes are not held off for long.
+ */
+static bool take_clears(struct quorum_intent *in, bool all)
+{
+	unsigned int words = QUORUM_META_BITS_PER_BLOCK / BITS_PER_LONG;
+	unsigned long blk, flags, r;
+	bool any = false;
+
+	for (blk = 0; blk < in->blocks; blk++) {
+		unsigned long first = blk * QUORUM_META_BITS_PER_BLOCK;
+		unsigned long end = first + QUORUM_META_BITS_PER_BLOCK;
+
+		spin_lock_irqsave(&in->lock, flags);
+		for_each_set_bit_from(first, in->durable, end) {
+			r = first;
+			if (*busy_slot(in, r) || test_bit(r, in->recovering) ||
+			    (!all && test_bit(r, in->touched)))
+				continue;
+			__clear_bit(r, in->durable);
+			__set_bit(blk, in->write_blocks);
+			any = true;
+		}
+		memset(in->touched + blk * words, 0, QUORUM_META_BLOCK_SIZE);
+		spin_unlock_irqrestore(&in->lock, flags);
+	}
+	return any;
+}
+
+/* Legs that failed a metadata write: see the comment at the top. */
+static blk_status_t md_failed(struct quorum_intent *in, unsigned long legs,
+			      unsigned long failed)
+{
+	struct quorum_c *qc = in->qc;
+	unsigned int leg;
+
+	if (!failed)
+		return BLK_STS_OK;
+	if (hweight_long(legs & ~failed) < qc->threshold) {
+		DMERR_LIMIT("%s: the intent bitmap reached %u legs, fewer than the threshold %u",
+			    quorum_dev_name(qc),
+			    (unsigned int)hweight_long(legs & ~failed),
+			    qc->threshold);
+		return BLK_STS_IOERR;
+	}
+	for_each_leg(leg, failed) {
+		DMERR_LIMIT("%s: leg %u (%s): cannot write its intent bitmap",
+			    quorum_dev_name(qc), leg, qc->legs[leg].dev->name);
+		quorum_leg_missed_write(qc, leg, 0, 0);
+	}
+	return BLK_STS_OK;
+}
+
+/*
+ * One pass: write the new marks and, if @clear, drop the idle ones (all
+ * of them if @all).  Returns the legs whose metadata write failed.
+ */
+static unsigned long intent_pass(struct quorum_intent *in, bool clear,
+				 bool all)
+{
+	struct quorum_c *qc = in->qc;
+	unsigned long legs, failed = 0, flags;
+	unsigned int words = QUORUM_META_BITS_PER_BLOCK / BITS_PER_LONG;
+	struct list_head waiters, *w, *tmp;
+	blk_status_t status = BLK_STS_OK;
+	unsigned long blk;
+	unsigned int i;
+	bool cleared;
+
+	INIT_LIST_HEAD(&waiters);
+	take_marks(in, &waiters);
+	cleared = clear && take_clears(in, all);
+	legs = quorum_writable_legs(qc);
+	if (bitmap_empty(in->write_blocks, in->blocks))
+		goto release;
+
+	/* what was written to the regions cleared is durable first */
+	if (cleared)
+		failed = quorum_md_flush(in->md, legs);
+	failed |= quorum_md_write_bitmap(in->md, -1, in->durable, in->setting,
+					 in->write_blocks, legs & ~failed);
+	status = md_failed(in, legs, failed);
+
+	spin_lock_irqsave(&in->lock, flags);
+	for_each_set_bit(blk, in->write_blocks, in->blocks) {
+		for (i = blk * words; i < (blk + 1) * words; i++) {
+			if (!status)
+				in->durable[i] |= in->setting[i];
+			in->setting[i] = 0;
+		}
+	}
+	spin_unlock_irqrestore(&in->lock, flags);
+	bitmap_zero(in->write_blocks, in->blocks);
+release:
+	list_for_each_safe(w, tmp, &waiters) {
+		list_del_init(w);
+		quorum_write_intent_done(w, status);
+	}
+	return failed;
+}
+
+static void intent_work(struct work_struct *work)
+{
+	struct quorum_intent *in = container_of(work, struct quorum_intent, work);
+	unsigned long flags;
+	bool clear;
+
+	spin_lock_irqsave(&in->lock, flags);
+	clear = in->clear_due;
+	in->clear_due = false;
+	spin_unlock_irqrestore(&in->lock, flags);
+	intent_pass(in, clear, false);
+}
+
+static void intent_period(struct work_struct *work)
+{
+	struct quorum_intent *in = container_of(to_delayed_work(work),
+						struct quorum_intent, period);
+	unsigned long flags;
+
+	spin_lock_irqsave(&in->lock, flags);
+	in->clear_due = true;
+	spin_unlock_irqrestore(&in->lock, flags);
+	queue_work(in->qc->md_wq, &in->work);
+	if (READ_ONCE(in->live))
+		queue_delayed_work(in->qc->md_wq, &in->period, INTENT_PERIOD);
+}
+
+void quorum_intent_resume(struct quorum_intent *in)
+{
+	WRITE_ONCE(in->live, true);
+	/* a first pass writes what an unclean load found to every leg */
+	queue_work(in->qc->md_wq, &in->work);
+	queue_delayed_work(in->qc->md_wq, &in->period, INTENT_PERIOD);
+}
+
+unsigned long quorum_intent_suspend(struct quorum_intent *in)
+{
+	WRITE_ONCE(in->live, false);
+	cancel_delayed_work_sync(&in->period);
+	flush_work(&in->work);
+	/* nothing is in flight and nothing can start: the worker is idle */
+	return intent_pass(in, true, true);
+}
+
+/* ---- recovery ---------------------------------------------------------- */
+
+u64 quorum_intent_nr_recovering(struct quorum_intent *in)
+{
+	return READ_ONCE(in->nr_recovering);
+}
+
+bool quorum_intent_recovering(struct quorum_intent *in, u64 region)
+{
+	return test_bit(region, in->recovering);
+}
+
+bool quorum_intent_range_recovering(struct quorum_intent *in,
+				    sector_t sector, sector_t len)
+{
+	u64 first, last;
+
+	if (!len)
+		return false;
+	range_of(in, sector, len, &first, &last);
+	return find_next_bit(in->recovering, last + 1, first) <= last;
+}
+
+u64 quorum_intent_next_recovering(struct quorum_intent *in, u64 from)
+{
+	return find_next_bit(in->recovering, in->nr_regions, from);
+}
+
+void quorum_intent_recovered(struct quorum_intent *in, u64 region)
+{
+	unsigned long flags;
+	u64 left;
+
+	spin_lock_irqsave(&in->lock, flags);
+	if (!__test_and_clear_bit(region, in->recovering)) {
+		spin_unlock_irqrestore(&in->lock, flags);
+		return;
+	}
+	left = in->nr_recovering - 1;
+	WRITE_ONCE(in->nr_recovering, left);
+	spin_unlock_irqrestore(&in->lock, flags);
+	if (!left)
+		DMINFO("%s: recovery after an unclean shutdown done",
+		       quorum_dev_name(in->qc));
+}
+
+void quorum_intent_forget(struct quorum_intent *in)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&in->lock, flags);
+	bitmap_zero(in->recovering, in->nr_regions);
+	bitmap_zero(in->durable, in->nr_regions);
+	in->nr_recovering = 0;
+	spin_unlock_irqrestore(&in->lock, flags);
+}
+
+u64 quorum_intent_md_writes(struct quorum_intent *in)
+{
+	return quorum_md_writes(in->md);
+}
+
+/* ---- set-up ------------------------------------------------------------ */
+
+void quorum_intent_destroy(struct quorum_intent *in)
+{
+	if (!in)
+		return;
+	WRITE_ONCE(in->live, false);
+	cancel_delayed_work_sync(&in->period);
+	cancel_work_sync(&in->work);
+	kvfree(in->durable);
+	kvfree(in->mark);
+	kvfree(in->touched);
+	kvfree(in->recovering);
+	kvfree(in->setting);
+	kfree(in->mark_blocks);
+	kfree(in->write_blocks);
+	kfree(in);
+}
+
+struct quorum_intent *quorum_intent_create(struct quorum_c *qc,
+					   const struct quorum_assembly *as)
+{
+	struct quorum_intent *in = kzalloc(sizeof(*in), GFP_KERNEL);
+	unsigned long failed, blk;
+
+	if (!in)
+		return ERR_PTR(-ENOMEM);
+	in->qc = qc;
+	in->md = qc->md;
+	in->shift = quorum_state_region_shift(&qc->state);
+	in->nr_regions = quorum_state_nr_regions(&qc->state);
+	in->blocks = quorum_md_bitmap_blocks(qc->md);
+	spin_lock_init(&in->lock);
+	INIT_LIST_HEAD(&in->waiting);
+	INIT_WORK(&in->work, intent_work);
+	INIT_DELAYED_WORK(&in->period, intent_period);
+	in->durable = alloc_map(in);
+	in->mark = alloc_map(in);
+	in->touched = alloc_map(in);
+	in->recovering = alloc_map(in);
+	in->setting = alloc_map(in);
+	in->mark_blocks = kcalloc(block_map_longs(in), sizeof(long), GFP_KERNEL);
+	in->write_blocks = kcalloc(block_map_longs(in), sizeof(long), GFP_KERNEL);
+	if (!in->durable || !in->mark || !in->touched || !in->recovering ||
+	    !in->setting || !in->mark_blocks || !in->write_blocks) {
+		quorum_intent_destroy(in);
+		return ERR_PTR(-ENOMEM);
+	}
+	if (as->new_array || !as->unclean)
+		return in;
+	if (!as->intent_kept) {
+		DMWARN("%s: no intent bitmap on the legs: send repair to make them agree",
+		       quorum_dev_name(qc));
+		return in;
+	}
+
+	/*
+	 * The legs may differ where any of them had a mark: recover all of
+	 * those.  The marks stay, durable, until recovered and idle.  A leg
+	 * whose bitmap cannot be read adds nothing, but the others still do.
+	 */
+	failed = quorum_md_read_bitmap(qc->md, -1, in->recovering,
+				       as->intent_from);
+	if (failed == as->intent_from) {
+		quorum_intent_destroy(in);
+		return ERR_PTR(-EIO);
+	}
+	/* bits past the last region are noise on a hostile leg */
+	bitmap_clear(in->recovering, in->nr_regions,
+		     in->blocks * QUORUM_META_BITS_PER_BLOCK - in->nr_regions);
+	bitmap_copy(in->durable, in->recovering, in->nr_regions);
+	in->nr_recovering = bitmap_weight(in->recovering, in->nr_regions);
+	/* every leg gets the union, so a second crash still finds them */
+	for (blk = 0; blk < in->blocks; blk++)
+		if (find_next_bit(in->recovering,
+				  (blk + 1) * QUORUM_META_BITS_PER_BLOCK,
+				  blk * QUORUM_META_BITS_PER_BLOCK) <
+		    (blk + 1) * QUORUM_META_BITS_PER_BLOCK)
+			__set_bit(blk, in->write_blocks);
+	return in;
+}
