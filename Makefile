@@ -5,7 +5,9 @@
 #   make                 build dm-quorum.ko (running kernel, else every
 #                        kernel with a build tree; KVER=<version> picks one)
 #   make install         modules_install + depmod for the same kernels
-#   make check           unit tests, then the VM suite on both LTS kernels
+#   make check           unit tests, then the VM suite on both LTS kernels,
+#                        then CRASH_CYCLES crash cycles each (tests/crash)
+#   make crash CYCLES=N  N crash cycles per kernel (KVER= or KERNEL=debug)
 #   make lint            checkpatch --strict, sparse, W=1, cppcheck
 #   make demo            a guided tour in a VM (6.1 by default)
 #   make bench           dm-quorum against md raid1, dm-mirror, dm-linear
@@ -34,7 +36,7 @@ KBUILD_FLAGS := W=1
 DEBUG_CACHE := $(or $(QUORUM_DEBUG_CACHE),/var/cache/dm-quorum)
 kdir = $(if $(filter %-dmq-debug,$(1)),$(DEBUG_CACHE)/root)/lib/modules/$(1)/build
 
-.PHONY: all modules install clean clean-cache check unit lint demo bench deps \
+.PHONY: all modules install clean clean-cache check crash unit lint demo bench deps \
 	have-kernels FORCE
 
 all: modules
@@ -87,7 +89,10 @@ unit:
 # The suite runs the unit tests too, so one closing line counts everything.
 # Under KASAN and lockdep in TCG the whole suite is slow: KERNEL=debug runs
 # DEBUG_CASES unless CASES says otherwise.
-DEBUG_CASES := 010 031 061 110 121 131 134 137 138 141 143 150
+DEBUG_CASES := 010 031 061 110 121 131 134 137 138 141 143 150 151 152
+# Crash cycles (tests/crash) after a whole make check, per kernel.
+CRASH_CYCLES := 5
+DEBUG_CRASH_CYCLES := 2
 
 check: deps
 	@if [ "$(KERNEL)" = debug ]; then \
@@ -98,7 +103,24 @@ check: deps
 		cases="$(CASES)"; \
 	fi; \
 	$(MAKE) --no-print-directory modules KVER= KVERS="$$kvers" && \
-	$(SRC)/tests/run-suite.sh $$(printf -- '--kver %s ' $$kvers) $$cases
+	$(SRC)/tests/run-suite.sh $$(printf -- '--kver %s ' $$kvers) $$cases && \
+	if [ -z "$(CASES)" ]; then \
+		cycles=$(CRASH_CYCLES); \
+		[ "$(KERNEL)" != debug ] || cycles=$(DEBUG_CRASH_CYCLES); \
+		$(SRC)/tests/crash/crash.sh $$(printf -- '--kver %s ' $$kvers) \
+			--cycles $$cycles; \
+	fi
+
+# Crash cycles alone: CYCLES per kernel (5 by default).
+crash: deps
+	@if [ "$(KERNEL)" = debug ]; then \
+		kvers=$$($(SRC)/scripts/debug-kernel.sh) || exit 1; \
+	else \
+		kvers="$(or $(KVER),$$($(SRC)/scripts/kernels.sh lts))"; \
+	fi; \
+	$(MAKE) --no-print-directory modules KVER= KVERS="$$kvers" && \
+	$(SRC)/tests/crash/crash.sh $$(printf -- '--kver %s ' $$kvers) \
+		--cycles $(or $(CYCLES),5)
 
 lint: deps
 	$(SRC)/scripts/lint.sh
