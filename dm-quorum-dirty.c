@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * dm-quorum missed regions, in memory: one bitmap per leg, one bit per
- * region, and the number of bits set.  Lost on reload; see
- * dm-quorum-dirty.h.  The caller serialises every call (the leg state
- * lock), so the bit operations are the non-atomic ones.
+ * region, and the number of bits set; see dm-quorum-dirty.h.  The caller
+ * serialises every call (the leg state lock), so the bit operations are
+ * the non-atomic ones.
  */
 #include <linux/bitmap.h>
 #include <linux/log2.h>
@@ -133,6 +133,29 @@ static void mem_merge(struct quorum_dirty *d, unsigned int leg,
 	m->count[leg] = bitmap_weight(m->bits[leg], d->nr_regions);
 }
 
+static void mem_copy_words(struct quorum_dirty *d, unsigned int leg,
+			   u64 first, unsigned int n, unsigned long *dst)
+{
+	u64 words = BITS_TO_LONGS(d->nr_regions);
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = first + i < words ? to_mem(d)->bits[leg][first + i] : 0;
+}
+
+static void mem_or_bits(struct quorum_dirty *d, unsigned int leg,
+			const unsigned long *bits)
+{
+	struct dirty_mem *m = to_mem(d);
+
+	bitmap_or(m->bits[leg], m->bits[leg], bits, d->nr_regions);
+	/* the bits past nr_regions must stay clear (mem_count_union()) */
+	if (d->nr_regions % BITS_PER_LONG)
+		m->bits[leg][d->nr_regions / BITS_PER_LONG] &=
+			BITMAP_LAST_WORD_MASK(d->nr_regions);
+	m->count[leg] = bitmap_weight(m->bits[leg], d->nr_regions);
+}
+
 static unsigned long *alloc_bits(struct quorum_dirty *d)
 {
 	return kvcalloc(BITS_TO_LONGS(d->nr_regions), sizeof(unsigned long),
@@ -181,6 +204,8 @@ static const struct quorum_dirty_ops mem_ops = {
 	.next = mem_next,
 	.count_union = mem_count_union,
 	.merge = mem_merge,
+	.copy_words = mem_copy_words,
+	.or_bits = mem_or_bits,
 	.add_leg = mem_add_leg,
 	.remove_leg = mem_remove_leg,
 	.free_removed = mem_free_removed,

@@ -6,9 +6,9 @@
  * marked here, and the resync engine copies only those when the leg comes
  * back.  Only the leg state machine (dm-quorum-state.c) calls these, under
  * its lock, so the backend needs no locking of its own and keeps an exact
- * count of the marked regions per leg.  A persistent backend (on-disk
- * bitmaps through dm-bufio) can replace the in-memory one behind the same
- * operations.
+ * count of the marked regions per leg.  With metadata, the maps of the
+ * legs out of service are copied to disk (dm-quorum-intent.c) and read
+ * back at a load (copy_words, or_bits).
  */
 #ifndef DM_QUORUM_DIRTY_H
 #define DM_QUORUM_DIRTY_H
@@ -39,6 +39,15 @@ struct quorum_dirty_ops {
 	 */
 	void (*merge)(struct quorum_dirty *d, unsigned int leg,
 		      struct quorum_dirty *src, unsigned int src_leg);
+	/*
+	 * @n words of @leg's map from word @first into @dst (zero past the
+	 * map's end): the metadata writes it a block at a time.
+	 */
+	void (*copy_words)(struct quorum_dirty *d, unsigned int leg, u64 first,
+			   unsigned int n, unsigned long *dst);
+	/* @leg also missed the regions set in @bits (nr_regions bits). */
+	void (*or_bits)(struct quorum_dirty *d, unsigned int leg,
+			const unsigned long *bits);
 	/*
 	 * Room for a leg at index @leg (the last), with every region to do;
 	 * may sleep, so it is made before the leg is added.

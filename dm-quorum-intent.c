@@ -24,6 +24,14 @@
  * in flight and none started for a whole period: it flushes the legs, so
  * what was written there is durable, then writes the bitmap without them.
  *
+ * The missed maps of the legs out of service (dm-quorum-state.h) go to
+ * disk in the same passes, whole, before the intent marks are cleared: a
+ * region a failed leg missed is always in its map on disk or still marked
+ * in the intent bitmap, so a load after a crash gives that leg (missed on
+ * disk | intent) to copy, never less.  The flush that comes first also
+ * makes what a resync copied durable before its bits are cleared on disk:
+ * the map is the resync's checkpoint.
+ *
  * A metadata write that fails on some legs fails those legs (out of
  * service, every region to resync) if at least the threshold of legs hold
  * it; if fewer do, the writes waiting for it fail, as a write without its
@@ -65,6 +73,8 @@ struct quorum_intent {
 	/* the worker's own */
 	unsigned long *setting;		/* marks being written */
 	unsigned long *write_blocks;	/* blocks to write in this pass */
+	unsigned long *missed;		/* a leg's missed map, being written */
+	unsigned long *all_blocks;	/* every block of a bitmap */
 
 	struct work_struct work;
 	struct delayed_work period;
@@ -219,15 +229,36 @@ static blk_status_t md_failed(struct quorum_intent *in, unsigned long legs,
 	return BLK_STS_OK;
 }
 
+/* The missed maps of the legs in @out, whole, to every leg in @legs. */
+static unsigned long write_missed(struct quorum_intent *in, unsigned long out,
+				  unsigned long legs)
+{
+	unsigned int words = QUORUM_META_BITS_PER_BLOCK / BITS_PER_LONG, leg;
+	unsigned long failed = 0;
+	u32 blk;
+
+	for_each_leg(leg, out) {
+		for (blk = 0; blk < in->blocks; blk++)
+			quorum_state_missed_copy(&in->qc->state, leg,
+						 (u64)blk * words, words,
+						 in->missed + blk * words);
+		failed |= quorum_md_write_bitmap(in->md, leg, in->missed, NULL,
+						 in->all_blocks,
+						 legs & ~failed);
+	}
+	return failed;
+}
+
 /*
- * One pass: write the new marks and, if @clear, drop the idle ones (all
- * of them if @all).  Returns the legs whose metadata write failed.
+ * One pass: write the new marks and, if @clear, the missed maps of the
+ * legs out of service and drop the idle marks (all of them if @all).
+ * Returns the legs whose metadata write failed.
  */
 static unsigned long intent_pass(struct quorum_intent *in, bool clear,
 				 bool all)
 {
 	struct quorum_c *qc = in->qc;
-	unsigned long legs, failed = 0, flags;
+	unsigned long legs, out, failed = 0, flags;
 	unsigned int words = QUORUM_META_BITS_PER_BLOCK / BITS_PER_LONG;
 	struct list_head waiters, *w, *tmp;
 	blk_status_t status = BLK_STS_OK;
@@ -239,12 +270,18 @@ static unsigned long intent_pass(struct quorum_intent *in, bool clear,
 	take_marks(in, &waiters);
 	cleared = clear && take_clears(in, all);
 	legs = quorum_writable_legs(qc);
-	if (bitmap_empty(in->write_blocks, in->blocks))
+	out = clear ? (BIT(qc->nr_legs) - 1) & ~quorum_readable_legs(qc) : 0;
+	if (bitmap_empty(in->write_blocks, in->blocks) && !out)
 		goto release;
 
-	/* what was written to the regions cleared is durable first */
-	if (cleared)
+	/*
+	 * What was written to the regions cleared, and what a resync
+	 * copied, is durable first; then the missed maps; then the marks.
+	 */
+	if (cleared || out)
 		failed = quorum_md_flush(in->md, legs);
+	if (out)
+		failed |= write_missed(in, out, legs & ~failed);
 	failed |= quorum_md_write_bitmap(in->md, -1, in->durable, in->setting,
 					 in->write_blocks, legs & ~failed);
 	status = md_failed(in, legs, failed);
@@ -296,9 +333,14 @@ static void intent_period(struct work_struct *work)
 
 void quorum_intent_resume(struct quorum_intent *in)
 {
+	/*
+	 * What an unclean load found goes to every leg before any write
+	 * to those regions (they count as marked): nothing runs yet.
+	 */
+	flush_work(&in->work);
+	if (!bitmap_empty(in->write_blocks, in->blocks))
+		intent_pass(in, false, false);
 	WRITE_ONCE(in->live, true);
-	/* a first pass writes what an unclean load found to every leg */
-	queue_work(in->qc->md_wq, &in->work);
 	queue_delayed_work(in->qc->md_wq, &in->period, INTENT_PERIOD);
 }
 
@@ -357,20 +399,58 @@ void quorum_intent_recovered(struct quorum_intent *in, u64 region)
 		       quorum_dev_name(in->qc));
 }
 
-void quorum_intent_forget(struct quorum_intent *in)
+/*
+ * A reload: what the load read is older than what @old knows.  @old is
+ * suspended (its marks cleared but for the regions it had left to
+ * recover, which are still marked on disk): those go on here.
+ */
+void quorum_intent_take_over(struct quorum_intent *in,
+			     struct quorum_intent *old)
 {
 	unsigned long flags;
 
 	spin_lock_irqsave(&in->lock, flags);
 	bitmap_zero(in->recovering, in->nr_regions);
-	bitmap_zero(in->durable, in->nr_regions);
 	in->nr_recovering = 0;
+	if (old && old->nr_regions == in->nr_regions) {
+		bitmap_copy(in->recovering, old->recovering, in->nr_regions);
+		in->nr_recovering = old->nr_recovering;
+	}
+	bitmap_copy(in->durable, in->recovering, in->nr_regions);
 	spin_unlock_irqrestore(&in->lock, flags);
+	/* nothing for the first pass to write: the disk is as @old left it */
+	bitmap_zero(in->write_blocks, in->blocks);
 }
 
 u64 quorum_intent_md_writes(struct quorum_intent *in)
 {
 	return quorum_md_writes(in->md);
+}
+
+/*
+ * The regions @leg (out of service at the load) is to copy: its missed
+ * map on the legs in @from, and every region marked in the intent log
+ * after an unclean shutdown.  NULL (every region) if no leg's map can be
+ * read or the legs do not keep them; kvfree() the result.
+ */
+unsigned long *quorum_intent_load_missed(struct quorum_intent *in,
+					 unsigned int leg,
+					 const struct quorum_assembly *as)
+{
+	unsigned long *bits;
+
+	if (!as->bitmaps_kept)
+		return NULL;
+	bits = alloc_map(in);
+	if (!bits)
+		return NULL;
+	if (quorum_md_read_bitmap(in->md, leg, bits, as->intent_from) ==
+	    as->intent_from) {
+		kvfree(bits);
+		return NULL;
+	}
+	bitmap_or(bits, bits, in->recovering, in->nr_regions);
+	return bits;
 }
 
 /* ---- set-up ------------------------------------------------------------ */
@@ -387,8 +467,10 @@ void quorum_intent_destroy(struct quorum_intent *in)
 	kvfree(in->touched);
 	kvfree(in->recovering);
 	kvfree(in->setting);
+	kvfree(in->missed);
 	kfree(in->mark_blocks);
 	kfree(in->write_blocks);
+	kfree(in->all_blocks);
 	kfree(in);
 }
 
@@ -414,16 +496,20 @@ struct quorum_intent *quorum_intent_create(struct quorum_c *qc,
 	in->touched = alloc_map(in);
 	in->recovering = alloc_map(in);
 	in->setting = alloc_map(in);
+	in->missed = alloc_map(in);
 	in->mark_blocks = kcalloc(block_map_longs(in), sizeof(long), GFP_KERNEL);
 	in->write_blocks = kcalloc(block_map_longs(in), sizeof(long), GFP_KERNEL);
+	in->all_blocks = kcalloc(block_map_longs(in), sizeof(long), GFP_KERNEL);
 	if (!in->durable || !in->mark || !in->touched || !in->recovering ||
-	    !in->setting || !in->mark_blocks || !in->write_blocks) {
+	    !in->setting || !in->missed || !in->mark_blocks ||
+	    !in->write_blocks || !in->all_blocks) {
 		quorum_intent_destroy(in);
 		return ERR_PTR(-ENOMEM);
 	}
+	bitmap_set(in->all_blocks, 0, in->blocks);
 	if (as->new_array || !as->unclean)
 		return in;
-	if (!as->intent_kept) {
+	if (!as->bitmaps_kept) {
 		DMWARN("%s: no intent bitmap on the legs: send repair to make them agree",
 		       quorum_dev_name(qc));
 		return in;

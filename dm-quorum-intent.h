@@ -25,8 +25,9 @@ struct quorum_intent *quorum_intent_create(struct quorum_c *qc,
 					   const struct quorum_assembly *as);
 void quorum_intent_destroy(struct quorum_intent *in);
 
-/* A table that replaces a live one recovers nothing: it was suspended. */
-void quorum_intent_forget(struct quorum_intent *in);
+/* A table that replaces a live one goes on from its log. */
+void quorum_intent_take_over(struct quorum_intent *in,
+			     struct quorum_intent *old);
 
 /* Lazy clearing runs between resume and suspend. */
 void quorum_intent_resume(struct quorum_intent *in);
@@ -56,6 +57,10 @@ bool quorum_intent_recovering(struct quorum_intent *in, u64 region);
 /* The first region to recover from @from; nr_regions if none. */
 u64 quorum_intent_next_recovering(struct quorum_intent *in, u64 from);
 void quorum_intent_recovered(struct quorum_intent *in, u64 region);
+
+unsigned long *quorum_intent_load_missed(struct quorum_intent *in,
+					 unsigned int leg,
+					 const struct quorum_assembly *as);
 
 /* Metadata blocks written so far, for the status. */
 u64 quorum_intent_md_writes(struct quorum_intent *in);

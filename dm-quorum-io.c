@@ -343,33 +343,42 @@ static bool hold_ack(struct quorum_io *io)
 	unsigned long missing = all & ~(io->issued & ~failed_legs(io));
 	bool hold;
 
-	if (!qc->md || !missing)
+	/* a read-only table's flushes: nothing was written, nothing to vouch */
+	if (!qc->md || qc->md_ro || !missing)
 		return false;
 	spin_lock_irqsave(&qc->ack_lock, flags);
 	hold = missing & ~qc->md_out;
-	if (hold)
+	if (hold) {
+		/* the leg's change is of this generation or an older one */
+		io->ack_gen = quorum_state_gen(&qc->state);
 		list_add_tail(&io->md_node, &qc->held_acks);
+	}
 	spin_unlock_irqrestore(&qc->ack_lock, flags);
 	if (hold)
 		queue_work(qc->md_wq, &qc->md_work);
 	return hold;
 }
 
+/*
+ * A commit of the leg states of generation @gen ended: @durable if the
+ * threshold of legs hold it, with @out the legs it says are not in sync.
+ * The writes held at that generation or before are released: a leg they
+ * missed is recorded out, or has been resynced back since (and holds
+ * them).  Later ones wait for the commit their change queued.
+ */
 void quorum_acks_committed(struct quorum_c *qc, unsigned long out,
-			   bool durable)
+			   bool durable, u32 gen)
 {
 	struct quorum_io *io, *tmp;
-	unsigned long all = BIT(qc->nr_legs) - 1, flags;
+	unsigned long flags;
 	LIST_HEAD(done);
 
 	spin_lock_irqsave(&qc->ack_lock, flags);
 	if (durable)
 		qc->md_out = out;
 	list_for_each_entry_safe(io, tmp, &qc->held_acks, md_node) {
-		unsigned long missing = all & ~(io->issued & ~failed_legs(io));
-
-		if (durable && (missing & ~out))
-			continue;	/* a newer failure: the next commit */
+		if ((s32)(io->ack_gen - gen) > 0)
+			continue;	/* a newer change: the next commit */
 		list_move_tail(&io->md_node, &done);
 	}
 	spin_unlock_irqrestore(&qc->ack_lock, flags);
@@ -827,7 +836,9 @@ int quorum_map_io(struct quorum_c *qc, struct bio *bio)
 		io->sector = dm_target_offset(qc->ti, bio->bi_iter.bi_sector);
 
 	if (read && unlikely(recovering(qc, io))) {
-		quorum_defer_alloc(io, recover_read_work);
+		/* a queue of its own: it waits for whole regions' I/O */
+		INIT_WORK(&io->work, recover_read_work);
+		queue_work(qc->recover_wq, &io->work);
 		return DM_MAPIO_SUBMITTED;
 	}
 

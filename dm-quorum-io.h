@@ -24,6 +24,6 @@ void quorum_defer_alloc(struct quorum_io *io, work_func_t fn);
 void quorum_write_submit(struct quorum_io *io);
 void quorum_write_intent_done(struct list_head *waiter, blk_status_t status);
 void quorum_acks_committed(struct quorum_c *qc, unsigned long out,
-			   bool durable);
+			   bool durable, u32 gen);
 
 #endif /* DM_QUORUM_IO_H */

@@ -275,8 +275,9 @@ unsigned long quorum_md_commit(struct quorum_md *md,
 		if ((sent & BIT(i)) && dm_bufio_write_dirty_buffers(md->bufio[i]))
 			failed |= BIT(i);
 	atomic64_add(hweight_long(sent), &md->writes);
-	md->committed = true;
 	md->written = sent & ~failed;
+	/* one that fewer legs than the threshold hold is written again */
+	md->committed = hweight_long(md->written) >= threshold;
 	*written = md->written;
 out:
 	mutex_unlock(&md->lock);

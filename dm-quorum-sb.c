@@ -112,7 +112,7 @@ void quorum_sb_pack(const struct quorum_sb *sb, void *block)
 	memcpy(d->magic, QUORUM_SB_MAGIC, sizeof(d->magic));
 	d->version = cpu_to_le32(QUORUM_SB_VERSION);
 	d->compat = cpu_to_le32(sb->compat);
-	d->incompat = cpu_to_le32(QUORUM_SB_INCOMPAT_INTENT);
+	d->incompat = cpu_to_le32(QUORUM_SB_INCOMPAT_BITMAPS);
 	d->events = cpu_to_le64(sb->events);
 	memcpy(d->array_uuid, sb->array_uuid, QUORUM_UUID_SIZE);
 	memcpy(d->leg_uuid, sb->leg_uuid, QUORUM_UUID_SIZE);
@@ -270,7 +270,7 @@ enum quorum_sb_found quorum_sb_pick(const void *const copies[QUORUM_SB_COPIES],
 {
 	struct quorum_sb other;
 	char other_why[96];
-	bool ours = false, found = false;
+	bool ours = false, found = false, newer = false;
 	unsigned int c;
 
 	why[0] = '\0';
@@ -284,12 +284,15 @@ enum quorum_sb_found quorum_sb_pick(const void *const copies[QUORUM_SB_COPIES],
 		if (r) {
 			snprintf(why, why_len, "copy %c: %s", 'A' + c,
 				 other_why);
+			newer |= r == -EOPNOTSUPP;
 			continue;
 		}
 		if (!found || other.events > sb->events)
 			*sb = other;
 		found = true;
 	}
+	if (newer)
+		return QUORUM_SB_NEWER;
 	if (found)
 		return QUORUM_SB_VALID;
 	return ours ? QUORUM_SB_CORRUPT : QUORUM_SB_BLANK;
@@ -466,6 +469,12 @@ int quorum_sb_assemble(const struct quorum_assembly_in *in,
 	if (in->nr_legs < 1 || in->nr_legs > QUORUM_MAX_LEGS)
 		return refuse(why, why_len, "invalid number of legs");
 	for (i = 0; i < in->nr_legs; i++) {
+		if (in->found[i] == QUORUM_SB_NEWER) {
+			snprintf(why, why_len,
+				 "leg %u has metadata of a newer format: use the dm-quorum that wrote it",
+				 i);
+			return -EOPNOTSUPP;
+		}
 		if (in->found[i] == QUORUM_SB_CORRUPT)
 			corrupt = true;
 		if (in->found[i] != QUORUM_SB_VALID)
@@ -488,7 +497,7 @@ int quorum_sb_assemble(const struct quorum_assembly_in *in,
 	out->events = fresh->events;
 	memcpy(out->array_uuid, fresh->array_uuid, QUORUM_UUID_SIZE);
 	out->unclean = !(fresh->compat & QUORUM_SB_CLEAN);
-	out->intent_kept = fresh->incompat & QUORUM_SB_INCOMPAT_INTENT;
+	out->bitmaps_kept = fresh->incompat & QUORUM_SB_INCOMPAT_BITMAPS;
 	for (i = 0; i < in->nr_legs; i++) {
 		r = leg_start(in, fresh, i, &out->start[i], why, why_len);
 		if (r)

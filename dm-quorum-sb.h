@@ -39,8 +39,8 @@
 /* Compatible flags: a reader that does not know one may ignore it. */
 #define QUORUM_SB_CLEAN		BIT(0)	/* suspended with no write out */
 /* Incompatible features: a reader that does not know one must refuse. */
-#define QUORUM_SB_INCOMPAT_INTENT	0x1U	/* the intent bitmap is kept */
-#define QUORUM_SB_INCOMPAT_KNOWN	QUORUM_SB_INCOMPAT_INTENT
+#define QUORUM_SB_INCOMPAT_BITMAPS	0x1U	/* intent and missed bitmaps kept */
+#define QUORUM_SB_INCOMPAT_KNOWN	QUORUM_SB_INCOMPAT_BITMAPS
 
 /* A slot's state in the array, as the superblock records it. */
 enum quorum_sb_leg_state {
@@ -135,6 +135,7 @@ enum quorum_sb_found {
 	QUORUM_SB_BLANK,
 	QUORUM_SB_CORRUPT,
 	QUORUM_SB_VALID,
+	QUORUM_SB_NEWER,	/* a copy of a format this code does not know */
 };
 
 /*
@@ -147,7 +148,9 @@ int quorum_sb_unpack(const void *block, struct quorum_sb *sb,
 
 /*
  * The freshest valid copy of a leg's @copies; a copy that does not check
- * is reported in @why even when the other one is used.
+ * is reported in @why even when the other one is used.  A copy of a
+ * newer format makes the leg NEWER whatever the other copy holds: the
+ * leg's latest state is in a format this code cannot read.
  */
 enum quorum_sb_found quorum_sb_pick(const void *const copies[QUORUM_SB_COPIES],
 				    struct quorum_sb *sb, char *why,
@@ -181,7 +184,7 @@ struct quorum_assembly {
 	/* legs whose intent bitmap counts: every valid copy of the array */
 	unsigned long intent_from;
 	bool unclean;		/* the freshest was not shut down cleanly */
-	bool intent_kept;	/* ... and its legs keep the intent bitmap */
+	bool bitmaps_kept;	/* the freshest's legs keep their bitmaps */
 };
 
 int quorum_sb_assemble(const struct quorum_assembly_in *in,

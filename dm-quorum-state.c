@@ -64,6 +64,7 @@ static bool set_state(struct quorum_state *st, unsigned int leg,
 	__assign_bit(leg, &st->dead, to == QUORUM_LEG_DEAD);
 	__assign_bit(leg, &st->syncing, to == QUORUM_LEG_SYNCING);
 	update_masks(st);
+	WRITE_ONCE(st->gen, st->gen + 1);
 	return true;
 }
 
@@ -71,6 +72,25 @@ static void changed(struct quorum_state *st, bool changed)
 {
 	if (changed && st->changed)
 		schedule_work(st->changed);
+}
+
+/*
+ * Every leg's state at one instant, and the generation they are of: a
+ * change made after it raises the generation past the one returned.
+ */
+u32 quorum_state_snapshot(struct quorum_state *st,
+			  enum quorum_leg_state *states)
+{
+	unsigned long flags;
+	unsigned int leg;
+	u32 gen;
+
+	spin_lock_irqsave(&st->lock, flags);
+	for (leg = 0; leg < st->nr_legs; leg++)
+		states[leg] = leg_state(st, leg);
+	gen = st->gen;
+	spin_unlock_irqrestore(&st->lock, flags);
+	return gen;
 }
 
 enum quorum_leg_state quorum_state_of(struct quorum_state *st,
@@ -333,6 +353,38 @@ void quorum_state_add_leg(struct quorum_state *st)
 void quorum_state_new_device(struct quorum_state *st, unsigned int leg)
 {
 	make_dead(st, leg, 0, 0, false);
+}
+
+/*
+ * @leg starts D having missed the regions in @bits (read from its
+ * metadata), or every region without @bits.
+ */
+void quorum_state_start_dead(struct quorum_state *st, unsigned int leg,
+			     const unsigned long *bits)
+{
+	unsigned long flags;
+	bool r;
+
+	if (!bits) {
+		quorum_state_new_device(st, leg);
+		return;
+	}
+	spin_lock_irqsave(&st->lock, flags);
+	r = set_state(st, leg, QUORUM_LEG_DEAD);
+	st->missed->ops->or_bits(st->missed, leg, bits);
+	spin_unlock_irqrestore(&st->lock, flags);
+	changed(st, r);
+}
+
+/* @n words of @leg's missed map from word @first, for the metadata. */
+void quorum_state_missed_copy(struct quorum_state *st, unsigned int leg,
+			      u64 first, unsigned int n, unsigned long *dst)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&st->lock, flags);
+	st->missed->ops->copy_words(st->missed, leg, first, n, dst);
+	spin_unlock_irqrestore(&st->lock, flags);
 }
 
 /* @leg leaves the set; the legs after it move down. */

@@ -51,6 +51,7 @@ struct quorum_state {
 	unsigned long syncing;
 	unsigned long readable;		/* derived: neither dead nor syncing */
 	unsigned long writable;		/* derived: not dead */
+	u32 gen;			/* raised by every change of state */
 	struct quorum_dirty *missed;
 	struct work_struct *changed;	/* queued on every change of state */
 };
@@ -77,6 +78,14 @@ static inline unsigned long quorum_state_dead(struct quorum_state *st)
 
 enum quorum_leg_state quorum_state_of(struct quorum_state *st,
 				      unsigned int leg);
+u32 quorum_state_snapshot(struct quorum_state *st,
+			  enum quorum_leg_state *states);
+
+static inline u32 quorum_state_gen(struct quorum_state *st)
+{
+	return READ_ONCE(st->gen);
+}
+
 char quorum_state_char(struct quorum_state *st, unsigned int leg);
 
 /* Transitions; each returns whether @leg's state changed. */
@@ -114,6 +123,10 @@ static inline unsigned long quorum_drop_bit(unsigned long mask,
 int quorum_state_add_leg_prepare(struct quorum_state *st);
 void quorum_state_add_leg(struct quorum_state *st);
 void quorum_state_new_device(struct quorum_state *st, unsigned int leg);
+void quorum_state_start_dead(struct quorum_state *st, unsigned int leg,
+			     const unsigned long *bits);
+void quorum_state_missed_copy(struct quorum_state *st, unsigned int leg,
+			      u64 first, unsigned int n, unsigned long *dst);
 void quorum_state_remove_leg(struct quorum_state *st, unsigned int leg);
 bool quorum_state_take_over(struct quorum_state *st, unsigned int leg,
 			    struct quorum_state *old, unsigned int old_leg);

@@ -272,6 +272,7 @@ static sector_t region_len(struct quorum_c *qc, u64 region)
 
 static bool sync_interrupted(struct quorum_sync *qs);
 static void sync_throttle(struct quorum_sync *qs);
+static int alloc_pages_of(struct quorum_c *qc);
 
 /* Every piece of @region; false if one could not be given to the targets. */
 static bool region_pieces(struct quorum_c *qc, u64 region, bool recover)
@@ -307,10 +308,28 @@ void quorum_sync_recover(struct quorum_c *qc, u64 region)
 	struct quorum_sync *qs = &qc->sync;
 
 	mutex_lock(&qs->recover_lock);
-	if (quorum_intent_recovering(qc->intent, region) &&
+	/* no buffers (they could not be allocated): the read goes on as is */
+	if (quorum_intent_recovering(qc->intent, region) && qs->pages &&
 	    region_pieces(qc, region, true))
 		quorum_intent_recovered(qc->intent, region);
 	mutex_unlock(&qs->recover_lock);
+}
+
+/*
+ * The engine's buffers, for reads to recover regions with: from the first
+ * resume until nothing is left to recover, whether an action runs or not
+ * (none does while fewer legs than the threshold are in service).  Under
+ * msg_lock.
+ */
+int quorum_sync_prepare_recovery(struct quorum_c *qc)
+{
+	int r = 0;
+
+	mutex_lock(&qc->sync.recover_lock);
+	if (!qc->sync.pages)
+		r = alloc_pages_of(qc);
+	mutex_unlock(&qc->sync.recover_lock);
+	return r;
 }
 
 /* The recovery phase of any action; false if it was interrupted. */

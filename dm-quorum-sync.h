@@ -22,5 +22,6 @@ int quorum_sync_resize(struct quorum_c *qc, unsigned int nr_legs);
 const char *quorum_sync_action_name(enum quorum_sync_action action);
 const char *quorum_sync_status_name(struct quorum_c *qc);
 void quorum_sync_recover(struct quorum_c *qc, u64 region);
+int quorum_sync_prepare_recovery(struct quorum_c *qc);
 
 #endif /* DM_QUORUM_SYNC_H */

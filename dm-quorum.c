@@ -61,16 +61,28 @@ static bool quorum_read_only(struct quorum_c *qc)
 static unsigned long quorum_md_sync(struct quorum_c *qc)
 {
 	enum quorum_sb_leg_state states[QUORUM_MAX_LEGS];
-	unsigned long failed, written, out = 0;
+	enum quorum_leg_state now[QUORUM_MAX_LEGS];
+	unsigned long failed, written, out = 0, flags;
 	unsigned int leg;
+	u32 gen;
 
-	if (quorum_read_only(qc))
+	if (qc->md_ro)
 		return 0;
+	/* commits in the order of their snapshots */
+	mutex_lock(&qc->md_sync_lock);
+	gen = quorum_state_snapshot(&qc->state, now);
 	for (leg = 0; leg < qc->nr_legs; leg++) {
-		states[leg] = md_state[quorum_state_of(&qc->state, leg)];
+		states[leg] = md_state[now[leg]];
 		if (states[leg] != QUORUM_SB_IN_SYNC)
 			__set_bit(leg, &out);
 	}
+	/*
+	 * A leg this commit records in sync is no longer vouched for as out
+	 * by the last one, from now: a write that misses it again waits.
+	 */
+	spin_lock_irqsave(&qc->ack_lock, flags);
+	qc->md_out &= out;
+	spin_unlock_irqrestore(&qc->ack_lock, flags);
 	failed = quorum_md_commit(qc->md, states, qc->threshold,
 				  quorum_writable_legs(qc),
 				  READ_ONCE(qc->md_clean), &written);
@@ -79,11 +91,14 @@ static unsigned long quorum_md_sync(struct quorum_c *qc)
 	 * leg (as a write without its quorum fails none): the writes it
 	 * was for fail instead.
 	 */
-	if (failed && hweight_long(written) < qc->threshold) {
-		DMERR_LIMIT("%s: the superblock reached %u legs, fewer than the threshold %u",
-			    quorum_dev_name(qc), (unsigned int)hweight_long(written),
-			    qc->threshold);
-		quorum_acks_committed(qc, out, false);
+	if (hweight_long(written) < qc->threshold) {
+		if (failed)
+			DMERR_LIMIT("%s: superblock on %u legs, fewer than the threshold %u",
+				    quorum_dev_name(qc),
+				    (unsigned int)hweight_long(written),
+				    qc->threshold);
+		quorum_acks_committed(qc, out, false, gen);
+		mutex_unlock(&qc->md_sync_lock);
 		return 0;
 	}
 	for_each_leg(leg, failed) {
@@ -91,7 +106,8 @@ static unsigned long quorum_md_sync(struct quorum_c *qc)
 			    quorum_dev_name(qc), leg, qc->legs[leg].dev->name);
 		quorum_leg_missed_write(qc, leg, 0, 0);
 	}
-	quorum_acks_committed(qc, out, written != 0);
+	quorum_acks_committed(qc, out, true, gen);
+	mutex_unlock(&qc->md_sync_lock);
 	return failed;
 }
 
@@ -131,6 +147,12 @@ static int quorum_md_load(struct quorum_c *qc, bool degraded)
 		else if (as.start[i] != QUORUM_START_IN_SYNC)
 			__set_bit(i, &qc->md_resync);
 	}
+	qc->md_ro = quorum_read_only(qc);
+	qc->md_unclean = as.unclean && !as.new_array;
+	qc->md_events = as.events;
+	/* no intent log: it would write; no recovery: it would too */
+	if (qc->md_ro)
+		return 0;
 	qc->intent = quorum_intent_create(qc, &as);
 	if (IS_ERR(qc->intent)) {
 		int r = PTR_ERR(qc->intent);
@@ -140,22 +162,49 @@ static int quorum_md_load(struct quorum_c *qc, bool degraded)
 			"No leg's intent bitmap can be read";
 		return r;
 	}
+	/* a failed or rebuilding leg copies what it missed, not the rest */
+	for (i = 0; i < qc->nr_legs; i++)
+		if (as.start[i] == QUORUM_START_FAILED ||
+		    as.start[i] == QUORUM_START_REBUILD)
+			qc->md_missed[i] = quorum_intent_load_missed(qc->intent,
+								     i, &as);
 	if (as.new_array)
 		DMINFO("%s: new metadata on %u legs", quorum_dev_name(qc),
 		       qc->nr_legs);
-	else if (as.unclean)
-		DMWARN("%s: not shut down cleanly (events %llu): %llu regions to recover",
-		       quorum_dev_name(qc), (unsigned long long)as.events,
-		       quorum_intent_nr_recovering(qc->intent));
 	return 0;
+}
+
+/* Said at the first resume: a reload's metadata is the live table's. */
+static void quorum_md_report_unclean(struct quorum_c *qc)
+{
+	if (!qc->md_unclean)
+		return;
+	if (!qc->intent)
+		DMWARN("%s: not shut down cleanly (events %llu), read-only: nothing is recovered",
+		       quorum_dev_name(qc), (unsigned long long)qc->md_events);
+	else
+		DMWARN("%s: not shut down cleanly (events %llu): %llu regions to recover",
+		       quorum_dev_name(qc), (unsigned long long)qc->md_events,
+		       quorum_intent_nr_recovering(qc->intent));
+}
+
+static void quorum_md_missed_free(struct quorum_c *qc)
+{
+	unsigned int i;
+
+	for (i = 0; i < QUORUM_MAX_LEGS; i++) {
+		kvfree(qc->md_missed[i]);
+		qc->md_missed[i] = NULL;
+	}
 }
 
 /*
  * A table that replaces none starts its legs as the metadata says: a
- * failed leg dead, a rebuilding or new one dead with every region to
- * copy (until the missed maps are kept on disk, every region), and
- * returns those to resync.  A table that replaces a live one goes on
- * from that table's states instead, newer than any on disk.
+ * failed leg dead with the regions its map on disk says it missed, a
+ * rebuilding one the same and resynced, a new or stale one dead with
+ * every region to copy and resynced; returns those to resync.  A table
+ * that replaces a live one goes on from that table's states instead,
+ * newer than any on disk.
  */
 static unsigned long quorum_md_start(struct quorum_c *qc)
 {
@@ -163,7 +212,8 @@ static unsigned long quorum_md_start(struct quorum_c *qc)
 	unsigned int leg;
 
 	for_each_leg(leg, out)
-		quorum_state_new_device(&qc->state, leg);
+		quorum_state_start_dead(&qc->state, leg, qc->md_missed[leg]);
+	quorum_md_missed_free(qc);
 	return quorum_read_only(qc) ? 0 : qc->md_resync;
 }
 
@@ -328,14 +378,24 @@ static void quorum_first_resume(struct quorum_c *qc)
 		resync = take_over(qc, old);
 	else if (qc->md)
 		resync = quorum_md_start(qc);
+	if (!old && qc->md)
+		quorum_md_report_unclean(qc);
 	if (old && old->md && qc->md)
 		quorum_md_take_over(qc->md, old->md);
-	/* the table it replaces was suspended: the legs are consistent */
+	/*
+	 * The table it replaces was suspended: the legs are consistent but
+	 * where it had regions left to recover.
+	 */
 	if (old && qc->intent)
-		quorum_intent_forget(qc->intent);
+		quorum_intent_take_over(qc->intent, old->intent);
+	quorum_md_missed_free(qc);
 	mutex_unlock(&quorum_instances_lock);
 
 	mutex_lock(&qc->msg_lock);
+	if (qc->intent && quorum_intent_nr_recovering(qc->intent) &&
+	    quorum_sync_prepare_recovery(qc))
+		DMERR("%s: no memory for the recovery: reads of regions to recover may fail",
+		      quorum_dev_name(qc));
 	if ((resync || (qc->intent && quorum_intent_nr_recovering(qc->intent))) &&
 	    qc->sync.action == QUORUM_SYNC_IDLE &&
 	    hweight_long(quorum_readable_legs(qc)) >= qc->threshold &&
@@ -367,10 +427,12 @@ static void quorum_postsuspend(struct dm_target *ti)
 
 	if (!qc->md)
 		return;
-	quorum_intent_suspend(qc->intent);
+	if (qc->intent)
+		quorum_intent_suspend(qc->intent);
 	flush_work(&qc->md_work);
 	/* regions left to recover keep the next load recovering them */
-	WRITE_ONCE(qc->md_clean, !quorum_intent_nr_recovering(qc->intent));
+	WRITE_ONCE(qc->md_clean, !qc->intent ||
+		   !quorum_intent_nr_recovering(qc->intent));
 	/*
 	 * A leg that fails this commit is recorded by the next one, made
 	 * here: a removal may cancel the work that would do it.  Each round
@@ -398,11 +460,14 @@ static void quorum_free(struct quorum_c *qc)
 	cancel_work_sync(&qc->md_work);
 	cancel_work_sync(&qc->event_work);
 	cancel_work_sync(&qc->md_work);
+	quorum_md_missed_free(qc);
 	quorum_intent_destroy(qc->intent);
 	if (qc->md)
 		quorum_md_close(qc->md);
 	if (qc->md_wq)
 		destroy_workqueue(qc->md_wq);
+	if (qc->recover_wq)
+		destroy_workqueue(qc->recover_wq);
 	if (qc->hop_wq)
 		destroy_workqueue(qc->hop_wq);
 	if (qc->alloc_wq)
@@ -475,6 +540,7 @@ static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	qc->rewrite_corrupted = qa.rewrite_corrupted;
 	INIT_WORK(&qc->event_work, quorum_event_work);
 	INIT_WORK(&qc->md_work, quorum_md_work);
+	mutex_init(&qc->md_sync_lock);
 	qc->degraded = qa.degraded;
 	quorum_events_init(qc);
 	mutex_init(&qc->msg_lock);
@@ -519,7 +585,11 @@ static int quorum_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	qc->hop_wq = alloc_workqueue("kquorumd_hop",
 				     WQ_MEM_RECLAIM | WQ_HIGHPRI, 0);
 	qc->md_wq = alloc_ordered_workqueue("kquorumd_md", WQ_MEM_RECLAIM);
-	if (!qc->wq || !qc->alloc_wq || !qc->hop_wq || !qc->md_wq) {
+	if (qa.metadata)
+		qc->recover_wq = alloc_workqueue("kquorumd_recover",
+						 WQ_MEM_RECLAIM, 0);
+	if (!qc->wq || !qc->alloc_wq || !qc->hop_wq || !qc->md_wq ||
+	    (qa.metadata && !qc->recover_wq)) {
 		ti->error = "Cannot allocate workqueue";
 		r = -ENOMEM;
 		goto bad;
@@ -837,7 +907,8 @@ static void quorum_status(struct dm_target *ti, status_type_t type,
 		       atomic_read(&qc->events_merged));
 		if (qc->md)
 			DMEMIT(" %llu %llu %llu", quorum_md_events(qc->md),
-			       quorum_intent_nr_recovering(qc->intent),
+			       qc->intent ?
+			       quorum_intent_nr_recovering(qc->intent) : 0,
 			       quorum_md_writes(qc->md));
 		quorum_sync_status(qc, result, maxlen, &sz);
 		DMEMIT(" %u", quorum_pages_owned(&qc->read_pages) <<

@@ -78,6 +78,7 @@ struct quorum_io {
 	struct list_head node;		/* in rewrites, writes or held_writes */
 	struct list_head md_node;	/* waiting for metadata (-intent.c, acks) */
 	bool intent;			/* counted by the intent log */
+	u32 ack_gen;			/* held ack: the leg state generation */
 	unsigned long rewrite_legs;	/* outvoted legs to rewrite */
 	u32 writes_seen;		/* quorum reads: writes to the range */
 	u32 seq;			/* writes: start order, in qc->writes */
@@ -168,11 +169,17 @@ struct quorum_c {
 	spinlock_t ack_lock;
 	struct list_head held_acks;
 	unsigned long md_out;
+	struct mutex md_sync_lock;	/* one snapshot and commit at a time */
+	bool md_ro;			/* a read-only table: writes nothing */
+	bool md_unclean;		/* loaded after an unclean shutdown */
+	u64 md_events;			/* ... the superblock's events then */
+	struct workqueue_struct *recover_wq;	/* reads waiting for recovery */
 	bool md_live;			/* resumed once: commits may go */
 	bool md_clean;			/* suspended, nothing in flight */
 	bool degraded;			/* the table allows it */
 	unsigned long md_failed;	/* legs to start dead, */
 	unsigned long md_resync;	/* ... and to resync (first resume) */
+	unsigned long *md_missed[QUORUM_MAX_LEGS];	/* ... what they missed */
 
 	struct list_head instance;	/* in quorum_instances (dm-quorum.c) */
 	bool resumed;			/* has been live: may hand over */

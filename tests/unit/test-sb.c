@@ -56,13 +56,18 @@ static int unpack(struct quorum_sb *sb)
 	return quorum_sb_unpack(block, sb, why, sizeof(why));
 }
 
-/* Change one byte of the packed block, keeping the checksum right. */
+/* Change one byte of packed block @b, keeping the checksum right. */
+static void poke_in(u8 *b, size_t off, u8 v)
+{
+	struct quorum_sb_disk *d = (struct quorum_sb_disk *)b;
+
+	b[off] = v;
+	d->csum = cpu_to_le32(quorum_sb_csum(b));
+}
+
 static void poke(size_t off, u8 v)
 {
-	struct quorum_sb_disk *d = (struct quorum_sb_disk *)block;
-
-	block[off] = v;
-	d->csum = cpu_to_le32(quorum_sb_csum(block));
+	poke_in(block, off, v);
 }
 
 static void test_geometry(void **state)
@@ -299,6 +304,16 @@ static void test_pick(void **state)
 	other[300] ^= 0xff;
 	assert_int_equal(pick(block, other, &got), QUORUM_SB_CORRUPT);
 	assert_int_equal(pick(zero, other, &got), QUORUM_SB_CORRUPT);
+
+	/* a newer format in either copy: the leg is newer, whatever else */
+	sb.events = 3;
+	quorum_sb_pack(&sb, block);
+	sb.events = 4;
+	quorum_sb_pack(&sb, other);
+	poke_in(other, offsetof(struct quorum_sb_disk, version), 2);
+	assert_int_equal(pick(block, other, &got), QUORUM_SB_NEWER);
+	assert_int_equal(pick(other, zero, &got), QUORUM_SB_NEWER);
+	assert_string_equal(why, "copy A: format version 2 is newer than this module's 1");
 }
 
 static struct quorum_assembly_in in;

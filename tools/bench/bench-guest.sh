@@ -26,7 +26,7 @@ COMPARE_BENCH=${3:-}
 RUNTIME=${QUORUM_BENCH_RUNTIME:-4}
 REPEAT=${QUORUM_BENCH_REPEAT:-3}
 LEG_MB=${QUORUM_BENCH_LEG_MB:-256}
-STACKS=${QUORUM_BENCH_STACKS:-linear mirror raid1 quorum fifo quorum3 bound bound1 qemu corrupt repaired}
+STACKS=${QUORUM_BENCH_STACKS:-linear mirror raid1 quorum fifo quorum3 bound bound1 qemu corrupt repaired quorum-md quorum-md8 raid1-bitmap mirror-disklog}
 LEG_KIND=${QUORUM_BENCH_LEGS:-brd}
 SECTORS=$((LEG_MB * 2048))
 # The ramdisks hold the data; the stacks are built on LEGS. Filling,
@@ -133,8 +133,39 @@ corrupt_leg() {
 		--buffer_pattern=0x5a --eta=never --output=/dev/null
 }
 
+# meta_len <region sectors>: the device's length with metadata internal
+# on the legs (Documentation/dm-quorum.rst, "On-disk format")
+meta_len() {
+	local leg=$((SECTORS / 8 * 8)) region=$1 regions blocks
+	regions=$(((leg + region - 1) / region))
+	blocks=$(((regions + 32767) / 32768))
+	echo $((leg - 8 * (2 + 17 * blocks)))
+}
+
+# The stacks with their own metadata keep it off the data: each leg is
+# cut into data (the first MDSECTORS) and a 4 MiB metadata part, as
+# dm-linear devices bdata<i> and bmeta<i>.
+MDSECTORS=$((SECTORS - 8192))
+split_legs() {
+	local i
+	for i in 0 1 2; do
+		dmsetup create "bdata$i" --table "0 $MDSECTORS linear ${LEGS[i]} 0"
+		dmsetup create "bmeta$i" --table "0 8192 linear ${LEGS[i]} $MDSECTORS"
+		# a fresh log or superblock every time
+		dd if=/dev/zero of="/dev/mapper/bmeta$i" bs=1M count=4 oflag=direct \
+			status=none
+	done
+}
+
+join_legs() {
+	local i
+	for i in 0 1 2; do
+		dmsetup remove --retry "bdata$i" "bmeta$i"
+	done
+}
+
 table_of() {
-	local legs="${LEGS[*]}"
+	local legs="${LEGS[*]}" m=/dev/mapper
 	case $1 in
 	linear) echo "0 $SECTORS linear ${LEGS[0]} 0" ;;
 	mirror) echo "0 $SECTORS mirror core 2 1024 nosync 3 ${LEGS[0]} 0 ${LEGS[1]} 0 ${LEGS[2]} 0 1 handle_errors" ;;
@@ -142,6 +173,10 @@ table_of() {
 	quorum | quorum3 | corrupt) echo "0 $SECTORS quorum 2 3 $legs" ;;
 	fifo) echo "0 $SECTORS quorum 2 3 $legs 2 read_pattern fifo" ;;
 	repaired) echo "0 $SECTORS quorum 2 3 $legs 1 rewrite_corrupted" ;;
+	quorum-md) echo "0 $(meta_len 2048) quorum 2 3 $legs 2 metadata internal" ;;
+	quorum-md8) echo "0 $(meta_len 8) quorum 2 3 $legs 4 region_size 8 metadata internal" ;;
+	raid1-bitmap) echo "0 $MDSECTORS raid raid1 4 0 nosync region_size 1024 3 $m/bmeta0 $m/bdata0 $m/bmeta1 $m/bdata1 $m/bmeta2 $m/bdata2" ;;
+	mirror-disklog) echo "0 $MDSECTORS mirror disk 3 $m/bmeta0 1024 nosync 3 $m/bdata0 0 $m/bdata1 0 $m/bdata2 0 1 handle_errors" ;;
 	esac
 }
 
@@ -151,6 +186,9 @@ workloads_of() {
 	case $1 in
 	bound | bound1 | quorum3) printf '%s\n' "${WORKLOADS[@]}" | grep read ;;
 	corrupt | repaired) printf '%s\n' "${WORKLOADS[@]}" | grep randread-4k-qd32 ;;
+	# the metadata's cost: small random writes, where it shows
+	quorum-md | quorum-md8 | raid1-bitmap | mirror-disklog)
+		printf '%s\n' "${WORKLOADS[@]}" | grep randwrite-4k ;;
 	*) printf '%s\n' "${WORKLOADS[@]}" ;;
 	esac
 }
@@ -279,18 +317,31 @@ run_mem() {
 }
 
 create() {
+	case $1 in
+	raid1-bitmap | mirror-disklog) split_legs ;;
+	esac
 	dmsetup create bench --table "$(table_of "$1")"
 	udevadm settle 2>/dev/null || true
 }
 
 remove() {
 	dmsetup remove --retry bench
+	if dmsetup info bdata0 >/dev/null 2>&1; then
+		join_legs
+	fi
+}
+
+# md_writes: dm-quorum's metadata blocks written so far, per leg (the
+# status field three before the sync state)
+md_writes() {
+	dmsetup status bench | awk '{ print $(NF - 4) }'
 }
 
 run_stack() {
 	local stack=$1 rep=$2 wl name rw bs depth file dev=/dev/mapper/bench
 	case $stack in
-	quorum | quorum3 | fifo | mirror | raid1) sync_legs ;;
+	quorum | quorum3 | fifo | mirror | raid1 | quorum-md* | raid1-bitmap | \
+		mirror-disklog) sync_legs ;;
 	corrupt) sync_legs; corrupt_leg ;;
 	repaired)
 		sync_legs
@@ -317,6 +368,14 @@ run_stack() {
 		bound) run_bound "$file" "$rw" "$bs" "$depth" ;;
 		bound1) run_bound1 "$file" "$rw" "$bs" "$depth" ;;
 		quorum3) run_quorum3 "$file" "$rw" "$bs" "$depth" "$dev" ;;
+		quorum-md*)
+			# metadata writes per data write: the status counter
+			# around the job, next to fio's count of writes
+			local w0
+			w0=$(md_writes)
+			run_fio "$file" "$rw" "$bs" "$depth" "$dev"
+			echo $(($(md_writes) - w0)) >"${file%.json}.mdw"
+			;;
 		*) run_fio "$file" "$rw" "$bs" "$depth" "$dev" ;;
 		esac
 		record "$stack" "$name" "$rep" "${file##*/}"

@@ -31,6 +31,10 @@ STACKS = [
     ("qemu", "QEMU quorum 2/3 (qemu-img bench)"),
     ("bound", "3-leg read bound (3 jobs) / 3"),
     ("bound1", "3-leg read bound (1 job) / 3"),
+    ("quorum-md", "dm-quorum 2/3, metadata internal"),
+    ("quorum-md8", "dm-quorum 2/3, metadata, 4 KiB regions"),
+    ("raid1-bitmap", "md raid1 (dm-raid) 3 legs, bitmap"),
+    ("mirror-disklog", "dm-mirror 3 legs, disk log"),
 ]
 WORKLOADS = ["randwrite-4k-qd1", "randwrite-4k-qd32", "randread-4k-qd1",
              "randread-4k-qd32", "write-1m-qd8", "read-1m-qd8"]
@@ -153,7 +157,36 @@ def targets(med):
                         ratio(med, "quorum3", "bound", wl), 0.8))
     out.append(("corrupt leg randread-4k-qd32 vs all agree",
                 ratio(med, "corrupt", "quorum", "randread-4k-qd32"), 0.5))
+    for wl in ("randwrite-4k-qd1", "randwrite-4k-qd32"):
+        out.append((f"metadata {wl} vs no metadata",
+                    ratio(med, "quorum-md", "quorum", wl), 0.9))
+        for st in ("quorum-md", "quorum-md8"):
+            out.append((f"{st} {wl} vs md raid1 with bitmap",
+                        ratio(med, st, "raid1-bitmap", wl), 1.0))
+    out.append(("metadata, 4 KiB regions, randwrite-4k-qd32 vs no metadata",
+                ratio(med, "quorum-md8", "quorum", "randwrite-4k-qd32"), 0.7))
     return out
+
+
+def md_writes(outdir):
+    """Metadata blocks written per leg per data write, median of repeats."""
+    per = {}
+    with open(os.path.join(outdir, "runs.tsv")) as f:
+        for line in f:
+            stack, wl, _rep, name = line.rstrip("\n").split("\t")
+            path = os.path.join(outdir, "raw", name)
+            mdw = path[:-len(".json")] + ".mdw"
+            if not os.path.exists(mdw):
+                continue
+            with open(path) as j:
+                text = j.read()
+            data = json.loads(text[text.index("{"):])
+            ios = sum(job["write"]["total_ios"] for job in data["jobs"])
+            with open(mdw) as m:
+                blocks = int(m.read().split()[0])
+            if ios:
+                per.setdefault((stack, wl), []).append(blocks / ios)
+    return {k: statistics.median(v) for k, v in per.items()}
 
 
 def memory(outdir):
@@ -360,6 +393,16 @@ def main():
             rb = m["read_buffer_kb"]
             md.append(f"| {st} | {m['used_kb']} | {m['slab_kb']} | "
                       f"{'-' if rb is None else rb} |")
+    mdw = md_writes(outdir)
+    if mdw:
+        md += ["", "## Metadata writes per data write", "",
+               "Metadata blocks written per leg (status <md_writes>) over "
+               "the writes fio completed, median of the repeats: a figure "
+               "the noise of the machine does not blur.", "",
+               "| stack | workload | blocks per write |",
+               "| --- | --- | --- |"]
+        for (st, wl), v in sorted(mdw.items()):
+            md.append(f"| {st} | {wl} | {v:.4f} |")
     cmp = compare_cost(outdir)
     if cmp:
         md += compare_section(cmp)
@@ -373,6 +416,7 @@ def main():
         "targets": [{"target": d, "ratio": r, "goal": g} for d, r, g in tg],
         "memory": mem,
         "compare": cmp,
+        "md_writes_per_write": {f"{s}/{w}": v for (s, w), v in mdw.items()},
     }
     with open(os.path.join(outdir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
