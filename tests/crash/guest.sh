@@ -95,7 +95,7 @@ verify)
 	[[ $(awk '{ print $(NF - 8) }' <<<"$st") == 0 ]] ||
 		fail "quorum failures: $st"
 	python3 "$HERE/stamp.py" verify $Q "$ARG" $((R * 512)) "$n" ||
-		fail "acknowledged writes lost"
+		fail "acknowledged writes lost, or more regions recovered than written lately"
 	sums=$(for l in "${LEGS[@]}"; do
 		head -c $((LEN * 512)) "$l" | md5sum | cut -d' ' -f1
 	done | sort -u | wc -l)

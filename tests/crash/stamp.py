@@ -55,17 +55,24 @@ def write(dev, blocks, log, crash_after, threads=4, rate_kib=1024):
     fd = os.open(dev, os.O_WRONLY | os.O_DIRECT)
     lock = threading.Lock()
     acks = []  # (block, seq, time) of every write that returned
-    state = {"next": 0, "seq": 0}
+    state = {"next": 0, "seq": 0, "limit": float("inf")}
     interval = threads * BS / (rate_kib * 1024.0)
 
     def worker():
         buf = mmap.mmap(-1, BS)
         while True:
             with lock:
-                block = state["next"] % blocks
-                state["next"] += 1
-                state["seq"] += 1
-                seq = state["seq"]
+                # past what the log says may be in flight: wait for the
+                # reset (the writes started before are in flight)
+                held = state["next"] >= state["limit"]
+                if not held:
+                    block = state["next"] % blocks
+                    state["next"] += 1
+                    state["seq"] += 1
+                    seq = state["seq"]
+            if held:
+                time.sleep(0.01)
+                continue
             t0 = time.time()
             buf.seek(0)
             buf.write(block_data(block, seq, t0))
@@ -92,10 +99,14 @@ def write(dev, blocks, log, crash_after, threads=4, rate_kib=1024):
     os.rename(log + ".tmp", log)
     print("stamp: %d writes acknowledged in %.1f s, crashing" %
           (len(done), time.time() - start), flush=True)
-    # how far the writers got, the moment before the reset
+    # how far the writers may get before the reset: 64 blocks further
+    # (a quarter of a second at the default rate, longer than writing
+    # this down takes, so writes are still being started at the reset)
+    with lock:
+        state["limit"] = state["next"] + 64
+        limit = state["limit"]
     with open(log + ".next", "w") as f:
-        with lock:
-            f.write("%d %d\n" % (state["next"], blocks))
+        f.write("%d %d\n" % (limit, blocks))
         f.flush()
         os.fsync(f.fileno())
     with open("/proc/sysrq-trigger", "w") as f:
@@ -128,7 +139,7 @@ def verify(dev, log, region_bytes, recovered):
                 print("stamp: block %d: acknowledged write %d, found %s" %
                       (block, seq, got), flush=True)
     # writes sent and not acknowledged: from the last logged ones (a few
-    # may have returned out of order) up to where the writers had got
+    # may have returned out of order) up to where the writers could get
     with open(log + ".next") as f:
         next_block, blocks = (int(v) for v in f.read().split())
     top = max(acked.values()) if acked else 0
