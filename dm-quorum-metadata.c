@@ -33,7 +33,7 @@ struct quorum_md {
 	struct quorum_meta_geom geom;
 	struct dm_bufio_client *bufio[QUORUM_MAX_LEGS];
 
-	atomic64_t writes;		/* metadata blocks written, per leg */
+	atomic64_t writes;		/* metadata blocks written, all legs */
 
 	struct mutex lock;		/* commits, and the fields below */
 	bool committed;			/* by this table */

@@ -66,7 +66,7 @@ unsigned long quorum_md_read_bitmap(struct quorum_md *md, int slot,
 /* Flush the caches of @legs (their data); returns those that failed. */
 unsigned long quorum_md_flush(struct quorum_md *md, unsigned long legs);
 
-/* For the status, without waiting: the events, and blocks written (per leg). */
+/* For the status, without waiting: the events, blocks written (all legs). */
 u64 quorum_md_events(struct quorum_md *md);
 u64 quorum_md_writes(struct quorum_md *md);
 

@@ -316,9 +316,20 @@ run_mem() {
 	fi
 }
 
+# A new array each time: sync_legs copies leg 0 whole, superblock too,
+# and legs holding one leg's superblock are refused (the same leg twice).
+wipe_meta() {
+	local leg
+	for leg in "${RAMS[@]}"; do
+		dd if=/dev/zero of="$leg" bs=1M seek=$((LEG_MB - 8)) count=8 \
+			oflag=direct status=none
+	done
+}
+
 create() {
 	case $1 in
 	raid1-bitmap | mirror-disklog) split_legs ;;
+	quorum-md*) wipe_meta ;;
 	esac
 	dmsetup create bench --table "$(table_of "$1")"
 	udevadm settle 2>/dev/null || true
@@ -331,7 +342,7 @@ remove() {
 	fi
 }
 
-# md_writes: dm-quorum's metadata blocks written so far, per leg (the
+# md_writes: dm-quorum's metadata blocks written so far, all legs (the
 # status field three before the sync state)
 md_writes() {
 	dmsetup status bench | awk '{ print $(NF - 4) }'

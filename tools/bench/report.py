@@ -169,7 +169,7 @@ def targets(med):
 
 
 def md_writes(outdir):
-    """Metadata blocks written per leg per data write, median of repeats."""
+    """Metadata blocks written (all legs) per data write, median of repeats."""
     per = {}
     with open(os.path.join(outdir, "runs.tsv")) as f:
         for line in f:
@@ -396,9 +396,9 @@ def main():
     mdw = md_writes(outdir)
     if mdw:
         md += ["", "## Metadata writes per data write", "",
-               "Metadata blocks written per leg (status <md_writes>) over "
-               "the writes fio completed, median of the repeats: a figure "
-               "the noise of the machine does not blur.", "",
+               "Metadata blocks written, summed over the 3 legs (status "
+               "<md_writes>), over the writes fio completed, median of the "
+               "repeats: a figure the noise of the machine does not blur.", "",
                "| stack | workload | blocks per write |",
                "| --- | --- | --- |"]
         for (st, wl), v in sorted(mdw.items()):
