@@ -115,11 +115,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = quorum_sb_assemble(&in, &out, why, sizeof(why));
 	CHECK(strlen(why) < sizeof(why));
 	if (r) {
-		CHECK(r == -EINVAL && why[0]);
+		CHECK((r == -EINVAL || r == -EOPNOTSUPP) && why[0]);
+		/* a newer format is refused as such, and only it */
+		if (r == -EOPNOTSUPP) {
+			for (leg = 0; leg < in.nr_legs; leg++)
+				if (in.found[leg] == QUORUM_SB_NEWER)
+					break;
+			CHECK(leg < in.nr_legs);
+		}
 		return 0;
 	}
 	CHECK(out.new_array == !valid);
 	for (leg = 0; leg < in.nr_legs; leg++) {
+		CHECK(in.found[leg] != QUORUM_SB_NEWER);
 		CHECK(out.start[leg] <= QUORUM_START_NEW);
 		if (out.start[leg] == QUORUM_START_IN_SYNC) {
 			in_sync++;
