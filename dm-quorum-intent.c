@@ -74,6 +74,7 @@ struct quorum_intent {
 	unsigned long *setting;		/* marks being written */
 	unsigned long *write_blocks;	/* blocks to write in this pass */
 	unsigned long *missed;		/* a leg's missed map, being written */
+	unsigned long *clearing;	/* marks this pass clears */
 	unsigned long *all_blocks;	/* every block of a bitmap */
 
 	struct work_struct work;
@@ -196,6 +197,7 @@ static bool take_clears(struct quorum_intent *in, bool all)
 			    (!all && test_bit(r, in->touched)))
 				continue;
 			__clear_bit(r, in->durable);
+			__set_bit(r, in->clearing);
 			__set_bit(blk, in->write_blocks);
 			any = true;
 		}
@@ -203,6 +205,19 @@ static bool take_clears(struct quorum_intent *in, bool all)
 		spin_unlock_irqrestore(&in->lock, flags);
 	}
 	return any;
+}
+
+/* The flush before the clears failed: the regions stay marked. */
+static void unclear(struct quorum_intent *in)
+{
+	unsigned int words = QUORUM_META_BITS_PER_BLOCK / BITS_PER_LONG, i;
+	unsigned long blk, flags;
+
+	spin_lock_irqsave(&in->lock, flags);
+	for_each_set_bit(blk, in->write_blocks, in->blocks)
+		for (i = blk * words; i < (blk + 1) * words; i++)
+			in->durable[i] |= in->clearing[i];
+	spin_unlock_irqrestore(&in->lock, flags);
 }
 
 /* Legs that failed a metadata write: see the comment at the top. */
@@ -229,7 +244,12 @@ static blk_status_t md_failed(struct quorum_intent *in, unsigned long legs,
 	return BLK_STS_OK;
 }
 
-/* The missed maps of the legs in @out, whole, to every leg in @legs. */
+/*
+ * The missed maps of the legs in @out, whole, to every leg in @legs.
+ * Each is copied first, then the legs flushed, then it is written: a
+ * region a resync has copied is off the map on disk only once the copy
+ * is durable.
+ */
 static unsigned long write_missed(struct quorum_intent *in, unsigned long out,
 				  unsigned long legs)
 {
@@ -242,11 +262,26 @@ static unsigned long write_missed(struct quorum_intent *in, unsigned long out,
 			quorum_state_missed_copy(&in->qc->state, leg,
 						 (u64)blk * words, words,
 						 in->missed + blk * words);
+		failed |= quorum_md_flush(in->md, legs & ~failed);
 		failed |= quorum_md_write_bitmap(in->md, leg, in->missed, NULL,
 						 in->all_blocks,
 						 legs & ~failed);
 	}
 	return failed;
+}
+
+/*
+ * Before a superblock that records legs out of service is committed:
+ * their maps on disk must say what they missed (a leg that must be
+ * copied whole is covered by no intent mark).  The ordered metadata
+ * queue, or a suspended device: never beside a pass.
+ */
+unsigned long quorum_intent_write_missed(struct quorum_intent *in)
+{
+	struct quorum_c *qc = in->qc;
+	unsigned long out = (BIT(qc->nr_legs) - 1) & ~quorum_readable_legs(qc);
+
+	return out ? write_missed(in, out, quorum_writable_legs(qc)) : 0;
 }
 
 /*
@@ -275,11 +310,15 @@ static unsigned long intent_pass(struct quorum_intent *in, bool clear,
 		goto release;
 
 	/*
-	 * What was written to the regions cleared, and what a resync
-	 * copied, is durable first; then the missed maps; then the marks.
+	 * What was written to the regions cleared is durable first (a leg
+	 * that cannot flush may have lost it: nothing is cleared this
+	 * time); then the missed maps; then the marks.
 	 */
-	if (cleared || out)
+	if (cleared) {
 		failed = quorum_md_flush(in->md, legs);
+		if (failed)
+			unclear(in);
+	}
 	if (out)
 		failed |= write_missed(in, out, legs & ~failed);
 	failed |= quorum_md_write_bitmap(in->md, -1, in->durable, in->setting,
@@ -292,6 +331,7 @@ static unsigned long intent_pass(struct quorum_intent *in, bool clear,
 			if (!status)
 				in->durable[i] |= in->setting[i];
 			in->setting[i] = 0;
+			in->clearing[i] = 0;
 		}
 	}
 	spin_unlock_irqrestore(&in->lock, flags);
@@ -409,10 +449,13 @@ void quorum_intent_take_over(struct quorum_intent *in,
 {
 	unsigned long flags;
 
+	/* a read-only table kept no log: the disk is as the crash left it */
+	if (!old)
+		return;
 	spin_lock_irqsave(&in->lock, flags);
 	bitmap_zero(in->recovering, in->nr_regions);
 	in->nr_recovering = 0;
-	if (old && old->nr_regions == in->nr_regions) {
+	if (old->nr_regions == in->nr_regions) {
 		bitmap_copy(in->recovering, old->recovering, in->nr_regions);
 		in->nr_recovering = old->nr_recovering;
 	}
@@ -468,6 +511,7 @@ void quorum_intent_destroy(struct quorum_intent *in)
 	kvfree(in->recovering);
 	kvfree(in->setting);
 	kvfree(in->missed);
+	kvfree(in->clearing);
 	kfree(in->mark_blocks);
 	kfree(in->write_blocks);
 	kfree(in->all_blocks);
@@ -497,11 +541,12 @@ struct quorum_intent *quorum_intent_create(struct quorum_c *qc,
 	in->recovering = alloc_map(in);
 	in->setting = alloc_map(in);
 	in->missed = alloc_map(in);
+	in->clearing = alloc_map(in);
 	in->mark_blocks = kcalloc(block_map_longs(in), sizeof(long), GFP_KERNEL);
 	in->write_blocks = kcalloc(block_map_longs(in), sizeof(long), GFP_KERNEL);
 	in->all_blocks = kcalloc(block_map_longs(in), sizeof(long), GFP_KERNEL);
 	if (!in->durable || !in->mark || !in->touched || !in->recovering ||
-	    !in->setting || !in->missed || !in->mark_blocks ||
+	    !in->setting || !in->missed || !in->clearing || !in->mark_blocks ||
 	    !in->write_blocks || !in->all_blocks) {
 		quorum_intent_destroy(in);
 		return ERR_PTR(-ENOMEM);

@@ -58,6 +58,7 @@ bool quorum_intent_recovering(struct quorum_intent *in, u64 region);
 u64 quorum_intent_next_recovering(struct quorum_intent *in, u64 from);
 void quorum_intent_recovered(struct quorum_intent *in, u64 region);
 
+unsigned long quorum_intent_write_missed(struct quorum_intent *in);
 unsigned long *quorum_intent_load_missed(struct quorum_intent *in,
 					 unsigned int leg,
 					 const struct quorum_assembly *as);

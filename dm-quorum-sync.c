@@ -447,6 +447,14 @@ static void sync_finish(struct quorum_c *qc)
 		msleep(delay);
 		stopped = READ_ONCE(qs->stop);
 	}
+	/*
+	 * What was copied to the targets is durable before they count as in
+	 * sync (and a superblock says so): the copies are in no intent log.
+	 * A target that cannot flush stays out.
+	 */
+	for_each_leg(leg, qs->targets)
+		if (!stopped && blkdev_issue_flush(qc->legs[leg].dev->bdev))
+			quorum_leg_missed_write(qc, leg, 0, 0);
 	for_each_leg(leg, qs->targets)
 		if (quorum_state_finish_sync(&qc->state, leg, stopped))
 			quorum_report_leg(qc, QUORUM_EV_LEG_REINSTATED, leg);

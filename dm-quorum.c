@@ -70,22 +70,25 @@ static unsigned long quorum_md_sync(struct quorum_c *qc)
 		return 0;
 	/* commits in the order of their snapshots */
 	mutex_lock(&qc->md_sync_lock);
+	/*
+	 * A leg this commit records in sync is no longer vouched for as out
+	 * by the last one: from the snapshot on, in one step with it, a
+	 * write that misses it again waits.
+	 */
+	spin_lock_irqsave(&qc->ack_lock, flags);
 	gen = quorum_state_snapshot(&qc->state, now);
 	for (leg = 0; leg < qc->nr_legs; leg++) {
 		states[leg] = md_state[now[leg]];
 		if (states[leg] != QUORUM_SB_IN_SYNC)
 			__set_bit(leg, &out);
 	}
-	/*
-	 * A leg this commit records in sync is no longer vouched for as out
-	 * by the last one, from now: a write that misses it again waits.
-	 */
-	spin_lock_irqsave(&qc->ack_lock, flags);
 	qc->md_out &= out;
 	spin_unlock_irqrestore(&qc->ack_lock, flags);
-	failed = quorum_md_commit(qc->md, states, qc->threshold,
-				  quorum_writable_legs(qc),
-				  READ_ONCE(qc->md_clean), &written);
+	/* what the legs it records out missed is on disk before it */
+	failed = out && qc->intent ? quorum_intent_write_missed(qc->intent) : 0;
+	failed |= quorum_md_commit(qc->md, states, qc->threshold,
+				   quorum_writable_legs(qc) & ~failed,
+				   READ_ONCE(qc->md_clean), &written);
 	/*
 	 * A superblock that fewer legs than the threshold hold fails no
 	 * leg (as a write without its quorum fails none): the writes it
