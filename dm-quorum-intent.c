@@ -220,30 +220,6 @@ static void unclear(struct quorum_intent *in)
 	spin_unlock_irqrestore(&in->lock, flags);
 }
 
-/* Legs that failed a metadata write: see the comment at the top. */
-static blk_status_t md_failed(struct quorum_intent *in, unsigned long legs,
-			      unsigned long failed)
-{
-	struct quorum_c *qc = in->qc;
-	unsigned int leg;
-
-	if (!failed)
-		return BLK_STS_OK;
-	if (hweight_long(legs & ~failed) < qc->threshold) {
-		DMERR_LIMIT("%s: the intent bitmap reached %u legs, fewer than the threshold %u",
-			    quorum_dev_name(qc),
-			    (unsigned int)hweight_long(legs & ~failed),
-			    qc->threshold);
-		return BLK_STS_IOERR;
-	}
-	for_each_leg(leg, failed) {
-		DMERR_LIMIT("%s: leg %u (%s): cannot write its intent bitmap",
-			    quorum_dev_name(qc), leg, qc->legs[leg].dev->name);
-		quorum_leg_missed_write(qc, leg, 0, 0);
-	}
-	return BLK_STS_OK;
-}
-
 /*
  * The missed maps of the legs in @out, whole, to every leg in @legs.
  * Each is copied first, then the legs flushed, then it is written: a
@@ -323,7 +299,8 @@ static unsigned long intent_pass(struct quorum_intent *in, bool clear,
 		failed |= write_missed(in, out, legs & ~failed);
 	failed |= quorum_md_write_bitmap(in->md, -1, in->durable, in->setting,
 					 in->write_blocks, legs & ~failed);
-	status = md_failed(in, legs, failed);
+	if (!quorum_md_write_errors(qc, failed, legs & ~failed, "intent bitmap"))
+		status = BLK_STS_IOERR;
 
 	spin_lock_irqsave(&in->lock, flags);
 	for_each_set_bit(blk, in->write_blocks, in->blocks) {
@@ -463,11 +440,6 @@ void quorum_intent_take_over(struct quorum_intent *in,
 	spin_unlock_irqrestore(&in->lock, flags);
 	/* nothing for the first pass to write: the disk is as @old left it */
 	bitmap_zero(in->write_blocks, in->blocks);
-}
-
-u64 quorum_intent_md_writes(struct quorum_intent *in)
-{
-	return quorum_md_writes(in->md);
 }
 
 /*

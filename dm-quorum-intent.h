@@ -63,7 +63,4 @@ unsigned long *quorum_intent_load_missed(struct quorum_intent *in,
 					 unsigned int leg,
 					 const struct quorum_assembly *as);
 
-/* Metadata blocks written so far, for the status. */
-u64 quorum_intent_md_writes(struct quorum_intent *in);
-
 #endif /* DM_QUORUM_INTENT_H */

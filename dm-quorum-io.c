@@ -418,7 +418,8 @@ static void write_done(struct quorum_io *io)
 	}
 	if (io->iter.bi_size)
 		quorum_write_end(io);
-	if (io->intent)
+	/* counted by quorum_write(): a table's log is there from its start */
+	if (qc->intent && io->iter.bi_size)
 		quorum_intent_end(qc->intent, io->sector,
 				  io->iter.bi_size >> SECTOR_SHIFT);
 	if (!status && hold_ack(io))
@@ -487,7 +488,6 @@ static void quorum_write(struct quorum_io *io)
 
 	/* its regions are marked durably first (it waits if they are not) */
 	if (qc->intent && io->iter.bi_size) {
-		io->intent = true;
 		if (!quorum_intent_start(qc->intent, io->sector,
 					 io->iter.bi_size >> SECTOR_SHIFT,
 					 &io->md_node))

@@ -54,6 +54,34 @@ static bool quorum_read_only(struct quorum_c *qc)
 }
 
 /*
+ * The legs in @failed could not write @what (metadata), which the legs in
+ * @held hold.  They leave service (every region to resync) if @held
+ * reaches the threshold; if not, no leg does, as a write without its
+ * quorum fails none, and the caller fails what waited for it: false.
+ */
+bool quorum_md_write_errors(struct quorum_c *qc, unsigned long failed,
+			    unsigned long held, const char *what)
+{
+	unsigned int leg;
+
+	if (!failed)
+		return true;
+	if (hweight_long(held) < qc->threshold) {
+		DMERR_LIMIT("%s: %s on %u legs, fewer than the threshold %u",
+			    quorum_dev_name(qc), what,
+			    (unsigned int)hweight_long(held), qc->threshold);
+		return false;
+	}
+	for_each_leg(leg, failed) {
+		DMERR_LIMIT("%s: leg %u (%s): cannot write its %s",
+			    quorum_dev_name(qc), leg, qc->legs[leg].dev->name,
+			    what);
+		quorum_leg_missed_write(qc, leg, 0, 0);
+	}
+	return true;
+}
+
+/*
  * Commit the legs' states as they are now.  A leg whose superblock
  * cannot be written goes out of service (and that change is committed
  * in turn, without it).  Process context.
@@ -89,25 +117,12 @@ static unsigned long quorum_md_sync(struct quorum_c *qc)
 	failed |= quorum_md_commit(qc->md, states, qc->threshold,
 				   quorum_writable_legs(qc) & ~failed,
 				   READ_ONCE(qc->md_clean), &written);
-	/*
-	 * A superblock that fewer legs than the threshold hold fails no
-	 * leg (as a write without its quorum fails none): the writes it
-	 * was for fail instead.
-	 */
-	if (hweight_long(written) < qc->threshold) {
-		if (failed)
-			DMERR_LIMIT("%s: superblock on %u legs, fewer than the threshold %u",
-				    quorum_dev_name(qc),
-				    (unsigned int)hweight_long(written),
-				    qc->threshold);
+	/* held by fewer legs than the threshold: the writes it was for fail */
+	if (!quorum_md_write_errors(qc, failed, written, "metadata") ||
+	    hweight_long(written) < qc->threshold) {
 		quorum_acks_committed(qc, out, false, gen);
 		mutex_unlock(&qc->md_sync_lock);
 		return 0;
-	}
-	for_each_leg(leg, failed) {
-		DMERR_LIMIT("%s: leg %u (%s): cannot write its metadata",
-			    quorum_dev_name(qc), leg, qc->legs[leg].dev->name);
-		quorum_leg_missed_write(qc, leg, 0, 0);
 	}
 	quorum_acks_committed(qc, out, true, gen);
 	mutex_unlock(&qc->md_sync_lock);

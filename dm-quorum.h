@@ -77,7 +77,6 @@ struct quorum_io {
 	struct bio *rewrite_src;	/* a read buffer holding the winner */
 	struct list_head node;		/* in rewrites, writes or held_writes */
 	struct list_head md_node;	/* waiting for metadata (-intent.c, acks) */
-	bool intent;			/* counted by the intent log */
 	u32 ack_gen;			/* held ack: the leg state generation */
 	unsigned long rewrite_legs;	/* outvoted legs to rewrite */
 	u32 writes_seen;		/* quorum reads: writes to the range */
@@ -281,6 +280,8 @@ static inline void quorum_io_failed(struct quorum_io *io)
 /* dm-quorum.c */
 void quorum_leg_missed_write(struct quorum_c *qc, unsigned int leg,
 			     sector_t sector, sector_t len);
+bool quorum_md_write_errors(struct quorum_c *qc, unsigned long failed,
+			    unsigned long held, const char *what);
 const char *quorum_dev_name(struct quorum_c *qc);
 __printf(2, 3) int quorum_refuse(struct quorum_c *qc, const char *fmt, ...);
 int quorum_resync_legs(struct quorum_c *qc, unsigned long legs);
