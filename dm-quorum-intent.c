@@ -370,6 +370,45 @@ unsigned long quorum_intent_suspend(struct quorum_intent *in)
 	return intent_pass(in, true, true);
 }
 
+/*
+ * A change of the leg set: with nothing in flight, the log stops as at
+ * suspend (every idle mark cleared, the missed maps written); returns
+ * whether it ran, for quorum_intent_unpause().
+ */
+bool quorum_intent_pause(struct quorum_intent *in)
+{
+	bool was_live = READ_ONCE(in->live);
+
+	quorum_intent_suspend(in);
+	return was_live;
+}
+
+void quorum_intent_unpause(struct quorum_intent *in, bool was_live)
+{
+	if (was_live)
+		quorum_intent_resume(in);
+}
+
+/*
+ * A new device in @leg, the log paused: it gets the intent bitmap as the
+ * other legs hold it and an empty missed map in every slot (a slot's map
+ * is written whole to every leg before a commit records its leg out).
+ * Returns whether it failed.
+ */
+bool quorum_intent_init_leg(struct quorum_intent *in, unsigned int leg)
+{
+	unsigned long failed;
+	int slot;
+
+	failed = quorum_md_write_bitmap(in->md, -1, in->durable, NULL,
+					in->all_blocks, BIT(leg));
+	bitmap_zero(in->missed, in->blocks * QUORUM_META_BITS_PER_BLOCK);
+	for (slot = 0; slot < QUORUM_MAX_LEGS && !failed; slot++)
+		failed = quorum_md_write_bitmap(in->md, slot, in->missed, NULL,
+						in->all_blocks, BIT(leg));
+	return failed;
+}
+
 /* ---- recovery ---------------------------------------------------------- */
 
 u64 quorum_intent_nr_recovering(struct quorum_intent *in)

@@ -38,6 +38,15 @@ void quorum_intent_resume(struct quorum_intent *in);
 unsigned long quorum_intent_suspend(struct quorum_intent *in);
 
 /*
+ * A change of the leg set, the device quiesced: the log stops (as at
+ * suspend) and goes on again if it ran; a new device in @leg is given
+ * the log's bitmaps (true if they cannot be written).
+ */
+bool quorum_intent_pause(struct quorum_intent *in);
+void quorum_intent_unpause(struct quorum_intent *in, bool was_live);
+bool quorum_intent_init_leg(struct quorum_intent *in, unsigned int leg);
+
+/*
  * A write to sectors @sector to @sector + @len - 1 starts: true if its
  * regions are marked durably, else @waiter is queued and handed back,
  * once they are, to quorum_write_intent_done() (dm-quorum-io.c).

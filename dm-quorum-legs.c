@@ -9,6 +9,12 @@
  * engine's piece drain, uevents are held; the change is made; then all
  * goes on.  A new leg holds unknown data: it starts with every region to
  * copy and votes only once resynced.  Called under msg_lock.
+ *
+ * With metadata, the intent log and the commits stop too while the set
+ * changes, and the new set (a new device's uuid, the slots moved down by
+ * a removal) is committed before I/O goes on: a load after a crash finds
+ * either the old set or the new one, and a new device copies every region
+ * but those its missed map on disk says are done.
  */
 #include <linux/blkdev.h>
 #include <linux/delay.h>
@@ -16,6 +22,7 @@
 #include "dm-quorum.h"
 #include "dm-quorum-io.h"
 #include "dm-quorum-legs.h"
+#include "dm-quorum-metadata.h"
 #include "dm-quorum-sync.h"
 
 /*
@@ -28,6 +35,7 @@
 struct quiesced {
 	bool engine_was_paused;
 	bool events_were_held;
+	bool intent_was_live;
 };
 
 static void let_io_in(struct quorum_c *qc, const struct quiesced *q)
@@ -64,11 +72,15 @@ static int quorum_quiesce(struct quorum_c *qc, struct quiesced *q)
 	}
 	q->events_were_held = READ_ONCE(qc->suspended);
 	quorum_events_suspend(qc);
+	if (qc->md)
+		q->intent_was_live = quorum_md_leg_set_begin(qc);
 	return 0;
 }
 
 static void quorum_unquiesce(struct quorum_c *qc, const struct quiesced *q)
 {
+	if (qc->md)
+		quorum_md_leg_set_done(qc, q->intent_was_live);
 	if (!q->events_were_held)
 		quorum_events_resume(qc);
 	let_io_in(qc, q);
@@ -175,6 +187,8 @@ static int get_new_leg(struct quorum_c *qc, const char *path,
 		return r;
 	}
 	r = quorum_check_new_leg(qc, *dev, skip, &why);
+	if (!r && qc->md)
+		r = quorum_md_check_leg(qc->md, (*dev)->bdev, &why);
 	if (r) {
 		quorum_refuse(qc, "%s: %s", path, why);
 		dm_put_device(ti, *dev);
@@ -190,12 +204,30 @@ static void reset_counters(struct quorum_leg *leg)
 	atomic_set(&leg->rewrites, 0);
 }
 
+/*
+ * With metadata, @dev goes into slot @leg of it, the device quiesced:
+ * 0, or 1 if its metadata could not be written (it stays out); if the
+ * metadata cannot take it, the device goes on unchanged (-errno).
+ */
+static int new_leg_metadata(struct quorum_c *qc, unsigned int leg,
+			    struct dm_dev *dev, const struct quiesced *q)
+{
+	int r;
+
+	if (!qc->md)
+		return 0;
+	r = quorum_md_set_leg(qc, leg, dev);
+	if (r < 0)
+		quorum_unquiesce(qc, q);
+	return r;
+}
+
 int quorum_replace_leg(struct quorum_c *qc, unsigned int leg,
 		       const char *path)
 {
 	struct dm_dev *dev, *old;
 	struct quiesced q;
-	int r;
+	int r, md;
 
 	r = quorum_no_scrub(qc) ?: quorum_voters_left(qc, leg, "cannot replace") ?:
 	    dead_leg_answered(qc, leg, "cannot replace");
@@ -211,9 +243,10 @@ int quorum_replace_leg(struct quorum_c *qc, unsigned int leg,
 		if (r)
 			quorum_unquiesce(qc, &q);
 	}
-	if (r) {
+	md = r ? 0 : new_leg_metadata(qc, leg, dev, &q);
+	if (r || md < 0) {
 		dm_put_device(qc->ti, dev);
-		return r;
+		return r ?: md;
 	}
 	old = qc->legs[leg].dev;
 	quorum_legs_lock();
@@ -223,6 +256,8 @@ int quorum_replace_leg(struct quorum_c *qc, unsigned int leg,
 	quorum_state_new_device(&qc->state, leg);
 	quorum_unquiesce(qc, &q);
 	dm_put_device(qc->ti, old);
+	if (md)
+		return -EIO;
 	DMINFO("%s: leg %u is now %s, resyncing", quorum_dev_name(qc), leg,
 	       dev->name);
 	return quorum_resync_legs(qc, BIT(leg));
@@ -234,7 +269,7 @@ int quorum_add_leg(struct quorum_c *qc, const char *path)
 	unsigned long resync;
 	struct dm_dev *dev;
 	struct quiesced q;
-	int r;
+	int r, md;
 
 	if (qc->blkverify)
 		return quorum_refuse(qc, "add_leg: blkverify needs exactly 2 legs");
@@ -256,9 +291,10 @@ int quorum_add_leg(struct quorum_c *qc, const char *path)
 		return r;
 	}
 	r = quorum_quiesce(qc, &q);
-	if (r) {
+	md = r ? 0 : new_leg_metadata(qc, leg, dev, &q);
+	if (r || md < 0) {
 		dm_put_device(qc->ti, dev);
-		return r;
+		return r ?: md;
 	}
 	/* a running resync's pages are for the old count: start it again */
 	resync = qc->sync.action == QUORUM_SYNC_RESYNC ? qc->sync.targets : 0;
@@ -270,9 +306,14 @@ int quorum_add_leg(struct quorum_c *qc, const char *path)
 	quorum_state_add_leg(&qc->state);
 	quorum_legs_unlock();
 	quorum_unquiesce(qc, &q);
-	DMINFO("%s: leg %u (%s) added, resyncing", quorum_dev_name(qc), leg,
-	       dev->name);
-	return quorum_resync_legs(qc, resync | BIT(leg));
+	DMINFO("%s: leg %u (%s) added%s", quorum_dev_name(qc), leg, dev->name,
+	       md ? ", out of service" : ", resyncing");
+	if (md)
+		resync &= ~BIT(leg);
+	else
+		resync |= BIT(leg);
+	r = resync ? quorum_resync_legs(qc, resync) : 0;
+	return md ? -EIO : r;
 }
 
 static void remove_leg_state(struct quorum_c *qc, unsigned int leg)
@@ -285,6 +326,8 @@ static void remove_leg_state(struct quorum_c *qc, unsigned int leg)
 	quorum_state_remove_leg(&qc->state, leg);
 	qc->nr_legs--;
 	quorum_legs_unlock();
+	if (qc->md)
+		quorum_md_remove_leg(qc, leg);
 }
 
 /* Would the readable legs still reach the threshold without @leg? */

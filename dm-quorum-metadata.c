@@ -10,13 +10,17 @@
  * is not written, so its own copy falls behind), then waits for the
  * writes and flushes each leg's cache.
  *
- * The bitmaps (the write-intent one, dm-quorum-intent.c) are written a
- * block at a time from the caller's in-memory copy, to every leg the
- * caller names, and each of those legs is flushed before the call
- * returns: a set bit is durable before the writes it covers are sent.
+ * The bitmaps (the write-intent one and each slot's missed map,
+ * dm-quorum-intent.c) are written a block at a time from the caller's
+ * in-memory copy, to every leg the caller names, and each of those legs
+ * is flushed before the call returns: a set bit is durable before the
+ * writes it covers are sent.
  *
- * What is not here yet: the missed bitmaps (their room in the area is
- * reserved), so a failed or rebuilding leg gets every region copied.
+ * The leg set may change while the device runs (replace, add_leg,
+ * remove_leg): a new device gets a uuid of its own and, at the next
+ * commit, both superblock copies, so nothing it held before can pass for
+ * its state; a removed leg is left as it was, behind the array, and a
+ * later load refuses it as no longer a member.
  */
 #include <linux/device-mapper.h>
 #include <linux/dm-bufio.h>
@@ -36,34 +40,49 @@ struct quorum_md {
 	atomic64_t writes;		/* metadata blocks written, all legs */
 
 	struct mutex lock;		/* commits, and the fields below */
-	bool committed;			/* by this table */
+	bool committed;			/* by this table, of the leg set now */
 	unsigned long written;		/* the legs the last commit reached */
+	unsigned long blank;		/* new devices: both copies to write */
 	struct quorum_sb sb;		/* the last one, as committed or read */
 };
 
-static int open_leg(struct quorum_md *md, unsigned int leg,
-		    struct block_device *bdev, char **error)
+int quorum_md_check_leg(struct quorum_md *md, struct block_device *bdev,
+			char **error)
+{
+	u64 start;
+
+	if (quorum_meta_start(bdev_nr_sectors(bdev), md->sb.dev_sectors,
+			      &md->geom, &start)) {
+		*error = "Leg too small for the device and its metadata";
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+static struct dm_bufio_client *open_leg(struct quorum_md *md,
+					unsigned int leg,
+					struct block_device *bdev,
+					char **error)
 {
 	u64 start, size = bdev_nr_sectors(bdev);
 	struct dm_bufio_client *c;
 
-	if (quorum_meta_start(size, md->sb.dev_sectors, &md->geom, &start)) {
+	if (quorum_md_check_leg(md, bdev, error)) {
 		DMERR("%s: leg %u has %llu sectors: too small for %llu + %llu of metadata",
 		      md->name, leg, size,
 		      (unsigned long long)md->sb.dev_sectors,
 		      (unsigned long long)md->geom.meta_sectors);
-		*error = "Leg too small for the device and its metadata";
-		return -ENOSPC;
+		return ERR_PTR(-ENOSPC);
 	}
+	quorum_meta_start(size, md->sb.dev_sectors, &md->geom, &start);
 	c = dm_bufio_client_create(bdev, QUORUM_META_BLOCK_SIZE, 1, 0, NULL,
 				   NULL, 0);
 	if (IS_ERR(c)) {
 		*error = "Cannot create the metadata client";
-		return PTR_ERR(c);
+		return c;
 	}
 	dm_bufio_set_sector_offset(c, start);
-	md->bufio[leg] = c;
-	return 0;
+	return c;
 }
 
 /*
@@ -169,9 +188,12 @@ struct quorum_md *quorum_md_open(const char *name,
 	in->dev_sectors = len;
 	in->degraded = degraded;
 	for (i = 0; i < nr_legs; i++) {
-		r = open_leg(md, i, bdevs[i], error);
-		if (r)
+		md->bufio[i] = open_leg(md, i, bdevs[i], error);
+		if (IS_ERR(md->bufio[i])) {
+			r = PTR_ERR(md->bufio[i]);
+			md->bufio[i] = NULL;
 			goto bad;
+		}
 		in->found[i] = read_leg(md, i, &in->sb[i]);
 	}
 	r = quorum_sb_assemble(in, as, why, sizeof(why));
@@ -202,14 +224,19 @@ void quorum_md_close(struct quorum_md *md)
 	kfree(md);
 }
 
-/* Nothing to write: the same states, threshold and clean flag. */
+/*
+ * Nothing to write: the same leg set, states, threshold and clean flag,
+ * and no new device that could be given its superblock.
+ */
 static bool unchanged(struct quorum_md *md,
 		      const enum quorum_sb_leg_state *states,
-		      unsigned int threshold, bool clean)
+		      unsigned int threshold, unsigned long writable,
+		      bool clean)
 {
 	unsigned int i;
 
-	if (!md->committed || md->sb.threshold != threshold ||
+	if (!md->committed || (md->blank & writable) ||
+	    md->sb.threshold != threshold ||
 	    !(md->sb.compat & QUORUM_SB_CLEAN) != !clean)
 		return false;
 	for (i = 0; i < md->sb.nr_legs; i++)
@@ -218,22 +245,30 @@ static bool unchanged(struct quorum_md *md,
 	return true;
 }
 
-/* Into @leg's bufio cache; written by the caller. */
+/*
+ * Into @leg's bufio cache, in the copy its events select (both on a new
+ * device); written by the caller.
+ */
 static int put_sb(struct quorum_md *md, unsigned int leg)
 {
+	unsigned int copy = quorum_sb_copy(md->sb.events), n = 1;
 	struct dm_buffer *b;
 	void *p;
 
 	md->sb.slot = leg;
 	memcpy(md->sb.leg_uuid, md->sb.legs[leg].uuid, QUORUM_UUID_SIZE);
-	p = dm_bufio_new(md->bufio[leg],
-			 quorum_sb_block(&md->geom, quorum_sb_copy(md->sb.events)),
-			 &b);
-	if (IS_ERR(p))
-		return PTR_ERR(p);
-	quorum_sb_pack(&md->sb, p);
-	dm_bufio_mark_buffer_dirty(b);
-	dm_bufio_release(b);
+	if (md->blank & BIT(leg))
+		n = QUORUM_SB_COPIES;
+	while (n--) {
+		p = dm_bufio_new(md->bufio[leg], quorum_sb_block(&md->geom, copy),
+				 &b);
+		if (IS_ERR(p))
+			return PTR_ERR(p);
+		quorum_sb_pack(&md->sb, p);
+		dm_bufio_mark_buffer_dirty(b);
+		dm_bufio_release(b);
+		copy = !copy;
+	}
 	dm_bufio_write_dirty_buffers_async(md->bufio[leg]);
 	return 0;
 }
@@ -248,7 +283,7 @@ unsigned long quorum_md_commit(struct quorum_md *md,
 	unsigned int i;
 
 	mutex_lock(&md->lock);
-	if (unchanged(md, states, threshold, clean)) {
+	if (unchanged(md, states, threshold, writable, clean)) {
 		*written = md->written;
 		goto out;
 	}
@@ -274,8 +309,12 @@ unsigned long quorum_md_commit(struct quorum_md *md,
 	for (i = 0; i < md->sb.nr_legs; i++)
 		if ((sent & BIT(i)) && dm_bufio_write_dirty_buffers(md->bufio[i]))
 			failed |= BIT(i);
-	atomic64_add(hweight_long(sent), &md->writes);
+	for (i = 0; i < md->sb.nr_legs; i++)
+		if (sent & BIT(i))
+			atomic64_add(md->blank & BIT(i) ? QUORUM_SB_COPIES : 1,
+				     &md->writes);
 	md->written = sent & ~failed;
+	md->blank &= ~md->written;
 	/* one that fewer legs than the threshold hold is written again */
 	md->committed = hweight_long(md->written) >= threshold;
 	*written = md->written;
@@ -294,6 +333,49 @@ void quorum_md_take_over(struct quorum_md *md, struct quorum_md *old)
 	mutex_lock(&md->lock);
 	if (events > md->sb.events)
 		md->sb.events = events;
+	mutex_unlock(&md->lock);
+}
+
+/* ---- the leg set ------------------------------------------------------- */
+
+int quorum_md_set_slot(struct quorum_md *md, unsigned int slot,
+		       struct block_device *bdev, char **error)
+{
+	struct dm_bufio_client *c = open_leg(md, slot, bdev, error);
+
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	mutex_lock(&md->lock);
+	if (slot == md->sb.nr_legs)
+		md->sb.nr_legs++;
+	else
+		dm_bufio_client_destroy(md->bufio[slot]);
+	md->bufio[slot] = c;
+	generate_random_uuid(md->sb.legs[slot].uuid);
+	md->sb.legs[slot].state = QUORUM_SB_EMPTY;
+	md->sb.legs[slot].changed = md->sb.events;
+	md->blank |= BIT(slot);
+	md->committed = false;
+	mutex_unlock(&md->lock);
+	return 0;
+}
+
+void quorum_md_remove_slot(struct quorum_md *md, unsigned int slot)
+{
+	unsigned int n;
+
+	mutex_lock(&md->lock);
+	n = --md->sb.nr_legs;
+	dm_bufio_client_destroy(md->bufio[slot]);
+	memmove(&md->bufio[slot], &md->bufio[slot + 1],
+		(n - slot) * sizeof(md->bufio[0]));
+	md->bufio[n] = NULL;
+	memmove(&md->sb.legs[slot], &md->sb.legs[slot + 1],
+		(n - slot) * sizeof(md->sb.legs[0]));
+	memset(&md->sb.legs[n], 0, sizeof(md->sb.legs[0]));
+	md->blank = (md->blank & (BIT(slot) - 1)) |
+		    ((md->blank >> 1) & ~(BIT(slot) - 1));
+	md->committed = false;
 	mutex_unlock(&md->lock);
 }
 

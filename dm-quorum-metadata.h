@@ -40,6 +40,19 @@ unsigned long quorum_md_commit(struct quorum_md *md,
 			       unsigned int threshold, unsigned long writable,
 			       bool clean, unsigned long *written);
 
+/*
+ * The leg set changes, nothing else using the metadata meanwhile (the
+ * device quiesced, the intent log paused).  Can @bdev hold a leg with
+ * its metadata?  Put it in @slot (the number of legs: one more leg),
+ * with a uuid of its own, and remove @slot, the legs after it moving
+ * down.  The next commit records the new set, whatever the states.
+ */
+int quorum_md_check_leg(struct quorum_md *md, struct block_device *bdev,
+			char **error);
+int quorum_md_set_slot(struct quorum_md *md, unsigned int slot,
+		       struct block_device *bdev, char **error);
+void quorum_md_remove_slot(struct quorum_md *md, unsigned int slot);
+
 /* A reloaded table goes on from the events of the one it replaces. */
 void quorum_md_take_over(struct quorum_md *md, struct quorum_md *old);
 

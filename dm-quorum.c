@@ -138,6 +138,69 @@ static void quorum_md_work(struct work_struct *work)
 }
 
 /*
+ * A change of the leg set (dm-quorum-legs.c), the device quiesced: the
+ * intent log stops as at suspend, and commits wait until the change is
+ * made (quorum_md_leg_set_done()), so no metadata I/O runs beside it.
+ * Returns whether the log ran.
+ */
+bool quorum_md_leg_set_begin(struct quorum_c *qc)
+{
+	bool was_live = false;
+
+	if (qc->intent)
+		was_live = quorum_intent_pause(qc->intent);
+	flush_work(&qc->md_work);
+	mutex_lock(&qc->md_sync_lock);
+	return was_live;
+}
+
+/* The new leg set is committed before any I/O reaches it. */
+void quorum_md_leg_set_done(struct quorum_c *qc, bool was_live)
+{
+	mutex_unlock(&qc->md_sync_lock);
+	quorum_md_sync(qc);
+	if (qc->intent)
+		quorum_intent_unpause(qc->intent, was_live);
+}
+
+/*
+ * @dev goes into slot @leg (one past the last: a new leg) of the
+ * metadata, between quorum_md_leg_set_begin() and _done(): a uuid of its
+ * own, the log's bitmaps, and at the commit its superblock.  Fails
+ * (refused, nothing changed) if the metadata cannot take it; returns 1
+ * if it is in, but its metadata could not be written: it stays out.
+ */
+int quorum_md_set_leg(struct quorum_c *qc, unsigned int leg,
+		      struct dm_dev *dev)
+{
+	char *why;
+	int r;
+
+	r = quorum_md_set_slot(qc->md, leg, dev->bdev, &why);
+	if (r) {
+		quorum_refuse(qc, "%s: %s", dev->name, why);
+		return r;
+	}
+	if (qc->intent && quorum_intent_init_leg(qc->intent, leg)) {
+		DMERR("%s: leg %u (%s): cannot write its metadata: left out of service",
+		      quorum_dev_name(qc), leg, dev->name);
+		return 1;
+	}
+	return 0;
+}
+
+/* Slot @leg leaves the metadata; the slots after it move down. */
+void quorum_md_remove_leg(struct quorum_c *qc, unsigned int leg)
+{
+	unsigned long flags;
+
+	quorum_md_remove_slot(qc->md, leg);
+	spin_lock_irqsave(&qc->ack_lock, flags);
+	qc->md_out = quorum_drop_bit(qc->md_out, leg);
+	spin_unlock_irqrestore(&qc->ack_lock, flags);
+}
+
+/*
  * Read the legs' superblocks and decide how each leg starts; applied at
  * the first resume (quorum_md_start()).
  */
@@ -810,14 +873,17 @@ static int msg_scrub(struct quorum_c *qc, enum quorum_sync_action action)
 }
 
 /*
- * Messages that change the leg set.  Not yet on a table with metadata:
- * its slots and leg uuids would have to change with them; a reload with
- * the new legs does it (a new device starts with every region to copy).
+ * Messages that change the leg set.  With metadata the new set is
+ * committed, so the table must be live and may write: before the first
+ * resume the legs have not started as the metadata says yet.
  */
 static int msg_leg_set(struct quorum_c *qc, const struct quorum_msg *m)
 {
-	if (qc->md)
-		return quorum_refuse(qc, "%s: not yet with metadata (reload the table instead)",
+	if (qc->md && qc->md_ro)
+		return quorum_refuse(qc, "%s: the table is read-only",
+				     quorum_msg_name(m->op));
+	if (qc->md && !qc->resumed)
+		return quorum_refuse(qc, "%s: resume the device first",
 				     quorum_msg_name(m->op));
 	if (m->op == QUORUM_MSG_REPLACE)
 		return quorum_replace_leg(qc, m->leg, m->dev);
@@ -990,7 +1056,7 @@ static int quorum_iterate_devices(struct dm_target *ti,
 
 static struct target_type quorum_target = {
 	.name = "quorum",
-	.version = {1, 7, 0},
+	.version = {1, 8, 0},
 	.module = THIS_MODULE,
 	.ctr = quorum_ctr,
 	.dtr = quorum_dtr,

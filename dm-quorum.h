@@ -288,5 +288,10 @@ int quorum_resync_legs(struct quorum_c *qc, unsigned long legs);
 int quorum_no_scrub(struct quorum_c *qc);
 int quorum_voters_left(struct quorum_c *qc, unsigned int leg,
 		       const char *what);
+bool quorum_md_leg_set_begin(struct quorum_c *qc);
+void quorum_md_leg_set_done(struct quorum_c *qc, bool was_live);
+int quorum_md_set_leg(struct quorum_c *qc, unsigned int leg,
+		      struct dm_dev *dev);
+void quorum_md_remove_leg(struct quorum_c *qc, unsigned int leg);
 
 #endif /* DM_QUORUM_H */
