@@ -391,21 +391,50 @@ void quorum_intent_unpause(struct quorum_intent *in, bool was_live)
 
 /*
  * A new device in @leg, the log paused: it gets the intent bitmap as the
- * other legs hold it and an empty missed map in every slot (a slot's map
- * is written whole to every leg before a commit records its leg out).
- * Returns whether it failed.
+ * other legs hold it.  (Its missed maps need nothing: a slot's map is
+ * written whole to every writable leg before a commit records its leg
+ * out, and read only for a slot recorded out.)  Returns whether it
+ * failed.
  */
 bool quorum_intent_init_leg(struct quorum_intent *in, unsigned int leg)
 {
-	unsigned long failed;
-	int slot;
+	return quorum_md_write_bitmap(in->md, -1, in->durable, NULL,
+				      in->all_blocks, BIT(leg));
+}
 
-	failed = quorum_md_write_bitmap(in->md, -1, in->durable, NULL,
-					in->all_blocks, BIT(leg));
-	bitmap_zero(in->missed, in->blocks * QUORUM_META_BITS_PER_BLOCK);
-	for (slot = 0; slot < QUORUM_MAX_LEGS && !failed; slot++)
-		failed = quorum_md_write_bitmap(in->md, slot, in->missed, NULL,
-						in->all_blocks, BIT(leg));
+/*
+ * Slot @leg is about to be removed, the log paused: from it on, each slot
+ * gets the union of its own leg's missed map and the next one's (of the
+ * legs out of service), so that until the new leg set is committed the
+ * maps on disk cover each leg under the old numbering and the new one.
+ * Returns the legs that failed.
+ */
+unsigned long quorum_intent_remove_leg(struct quorum_intent *in,
+				       unsigned int leg)
+{
+	unsigned int words = QUORUM_META_BITS_PER_BLOCK / BITS_PER_LONG, j, k;
+	struct quorum_c *qc = in->qc;
+	unsigned long out = (BIT(qc->nr_legs) - 1) & ~quorum_readable_legs(qc);
+	unsigned long legs = quorum_writable_legs(qc), failed = 0;
+	size_t n = (size_t)in->blocks * words, i;
+	unsigned long *next = in->setting;	/* zero while the log is paused */
+
+	for (j = leg; j + 1 < qc->nr_legs; j++) {
+		if (!(out & (BIT(j) | BIT(j + 1))))
+			continue;
+		bitmap_zero(in->missed, n * BITS_PER_LONG);
+		for (k = j; k <= j + 1; k++) {
+			if (!(out & BIT(k)))
+				continue;
+			quorum_state_missed_copy(&qc->state, k, 0, n, next);
+			for (i = 0; i < n; i++)
+				in->missed[i] |= next[i];
+		}
+		failed |= quorum_md_flush(in->md, legs & ~failed);
+		failed |= quorum_md_write_bitmap(in->md, j, in->missed, NULL,
+						 in->all_blocks, legs & ~failed);
+	}
+	memset(next, 0, n * sizeof(long));
 	return failed;
 }
 

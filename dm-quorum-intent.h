@@ -40,11 +40,15 @@ unsigned long quorum_intent_suspend(struct quorum_intent *in);
 /*
  * A change of the leg set, the device quiesced: the log stops (as at
  * suspend) and goes on again if it ran; a new device in @leg is given
- * the log's bitmaps (true if they cannot be written).
+ * the intent bitmap (true if it cannot be written); before slot @leg is
+ * removed, the maps from it on are written to hold both numberings
+ * (returns the legs that failed).
  */
 bool quorum_intent_pause(struct quorum_intent *in);
 void quorum_intent_unpause(struct quorum_intent *in, bool was_live);
 bool quorum_intent_init_leg(struct quorum_intent *in, unsigned int leg);
+unsigned long quorum_intent_remove_leg(struct quorum_intent *in,
+				       unsigned int leg);
 
 /*
  * A write to sectors @sector to @sector + @len - 1 starts: true if its

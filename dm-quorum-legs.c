@@ -18,9 +18,11 @@
  */
 #include <linux/blkdev.h>
 #include <linux/delay.h>
+#include <linux/sched/mm.h>
 
 #include "dm-quorum.h"
 #include "dm-quorum-io.h"
+#include "dm-quorum-intent.h"
 #include "dm-quorum-legs.h"
 #include "dm-quorum-metadata.h"
 #include "dm-quorum-sync.h"
@@ -36,6 +38,8 @@ struct quiesced {
 	bool engine_was_paused;
 	bool events_were_held;
 	bool intent_was_live;
+	bool maps_written;	/* by a removal, for both numberings */
+	unsigned int noio;	/* memalloc_noio_save() */
 };
 
 static void let_io_in(struct quorum_c *qc, const struct quiesced *q)
@@ -70,8 +74,11 @@ static int quorum_quiesce(struct quorum_c *qc, struct quiesced *q)
 			      &slow);
 		return -EBUSY;
 	}
+	/* I/O to the device waits: reclaim must not issue any from here */
+	q->noio = memalloc_noio_save();
 	q->events_were_held = READ_ONCE(qc->suspended);
 	quorum_events_suspend(qc);
+	q->maps_written = false;
 	if (qc->md)
 		q->intent_was_live = quorum_md_leg_set_begin(qc);
 	return 0;
@@ -80,9 +87,10 @@ static int quorum_quiesce(struct quorum_c *qc, struct quiesced *q)
 static void quorum_unquiesce(struct quorum_c *qc, const struct quiesced *q)
 {
 	if (qc->md)
-		quorum_md_leg_set_done(qc, q->intent_was_live);
+		quorum_md_leg_set_done(qc, q->intent_was_live, q->maps_written);
 	if (!q->events_were_held)
 		quorum_events_resume(qc);
+	memalloc_noio_restore(q->noio);
 	let_io_in(qc, q);
 }
 
@@ -173,27 +181,69 @@ int quorum_check_new_leg(struct quorum_c *qc, struct dm_dev *dev,
 	return qc->resumed ? check_live_limits(dm_disk(md), dev->bdev, why) : 0;
 }
 
+/*
+ * A would-be leg: its device and, with metadata, its metadata client
+ * (the device prepared, see quorum_md_prepare_leg()).
+ */
+struct new_leg {
+	struct dm_dev *dev;
+	struct dm_bufio_client *md;
+};
+
+static void put_new_leg(struct quorum_c *qc, struct new_leg *nl)
+{
+	if (nl->md)
+		quorum_md_unprepare_leg(nl->md);
+	dm_put_device(qc->ti, nl->dev);
+}
+
 /* Open @path as a would-be leg; refuses (logged) what cannot be one. */
 static int get_new_leg(struct quorum_c *qc, const char *path,
-		       unsigned int skip, struct dm_dev **dev)
+		       unsigned int skip, struct new_leg *nl)
 {
 	struct dm_target *ti = qc->ti;
 	char *why;
 	int r;
 
-	r = dm_get_device(ti, path, dm_table_get_mode(ti->table), dev);
+	nl->md = NULL;
+	r = dm_get_device(ti, path, dm_table_get_mode(ti->table), &nl->dev);
 	if (r) {
 		quorum_refuse(qc, "cannot open %s: %d", path, r);
 		return r;
 	}
-	r = quorum_check_new_leg(qc, *dev, skip, &why);
-	if (!r && qc->md)
-		r = quorum_md_check_leg(qc->md, (*dev)->bdev, &why);
+	r = quorum_check_new_leg(qc, nl->dev, skip, &why);
+	if (!r && qc->md) {
+		nl->md = quorum_md_prepare_leg(qc->md, nl->dev->bdev, &why);
+		if (IS_ERR(nl->md)) {
+			r = PTR_ERR(nl->md);
+			nl->md = NULL;
+		}
+	}
 	if (r) {
 		quorum_refuse(qc, "%s: %s", path, why);
-		dm_put_device(ti, *dev);
+		dm_put_device(ti, nl->dev);
 	}
 	return r;
+}
+
+/*
+ * With metadata, the new leg goes into slot @leg of it, the device
+ * quiesced, and is given the intent bitmap: false if that could not be
+ * written (it is left out of service).
+ */
+static bool new_leg_metadata(struct quorum_c *qc, unsigned int leg,
+			     struct new_leg *nl)
+{
+	if (!qc->md)
+		return true;
+	quorum_md_set_slot(qc->md, leg, nl->md);
+	nl->md = NULL;
+	if (qc->intent && quorum_intent_init_leg(qc->intent, leg)) {
+		DMERR("%s: leg %u (%s): cannot write its metadata: left out of service",
+		      quorum_dev_name(qc), leg, nl->dev->name);
+		return false;
+	}
+	return true;
 }
 
 static void reset_counters(struct quorum_leg *leg)
@@ -204,36 +254,20 @@ static void reset_counters(struct quorum_leg *leg)
 	atomic_set(&leg->rewrites, 0);
 }
 
-/*
- * With metadata, @dev goes into slot @leg of it, the device quiesced:
- * 0, or 1 if its metadata could not be written (it stays out); if the
- * metadata cannot take it, the device goes on unchanged (-errno).
- */
-static int new_leg_metadata(struct quorum_c *qc, unsigned int leg,
-			    struct dm_dev *dev, const struct quiesced *q)
-{
-	int r;
-
-	if (!qc->md)
-		return 0;
-	r = quorum_md_set_leg(qc, leg, dev);
-	if (r < 0)
-		quorum_unquiesce(qc, q);
-	return r;
-}
-
 int quorum_replace_leg(struct quorum_c *qc, unsigned int leg,
 		       const char *path)
 {
-	struct dm_dev *dev, *old;
+	struct new_leg nl;
+	struct dm_dev *old;
 	struct quiesced q;
-	int r, md;
+	bool md_ok;
+	int r;
 
 	r = quorum_no_scrub(qc) ?: quorum_voters_left(qc, leg, "cannot replace") ?:
 	    dead_leg_answered(qc, leg, "cannot replace");
 	if (r)
 		return r;
-	r = get_new_leg(qc, path, leg, &dev);
+	r = get_new_leg(qc, path, leg, &nl);
 	if (r)
 		return r;
 	r = quorum_quiesce(qc, &q);
@@ -243,23 +277,23 @@ int quorum_replace_leg(struct quorum_c *qc, unsigned int leg,
 		if (r)
 			quorum_unquiesce(qc, &q);
 	}
-	md = r ? 0 : new_leg_metadata(qc, leg, dev, &q);
-	if (r || md < 0) {
-		dm_put_device(qc->ti, dev);
-		return r ?: md;
+	if (r) {
+		put_new_leg(qc, &nl);
+		return r;
 	}
+	md_ok = new_leg_metadata(qc, leg, &nl);
 	old = qc->legs[leg].dev;
 	quorum_legs_lock();
-	qc->legs[leg].dev = dev;
+	qc->legs[leg].dev = nl.dev;
 	quorum_legs_unlock();
 	reset_counters(&qc->legs[leg]);
 	quorum_state_new_device(&qc->state, leg);
 	quorum_unquiesce(qc, &q);
 	dm_put_device(qc->ti, old);
-	if (md)
+	if (!md_ok)
 		return -EIO;
 	DMINFO("%s: leg %u is now %s, resyncing", quorum_dev_name(qc), leg,
-	       dev->name);
+	       nl.dev->name);
 	return quorum_resync_legs(qc, BIT(leg));
 }
 
@@ -267,9 +301,10 @@ int quorum_add_leg(struct quorum_c *qc, const char *path)
 {
 	unsigned int leg = qc->nr_legs;
 	unsigned long resync;
-	struct dm_dev *dev;
+	struct new_leg nl;
 	struct quiesced q;
-	int r, md;
+	bool md_ok;
+	int r;
 
 	if (qc->blkverify)
 		return quorum_refuse(qc, "add_leg: blkverify needs exactly 2 legs");
@@ -279,41 +314,40 @@ int quorum_add_leg(struct quorum_c *qc, const char *path)
 	r = quorum_no_scrub(qc);
 	if (r)
 		return r;
-	r = get_new_leg(qc, path, leg, &dev);
+	r = get_new_leg(qc, path, leg, &nl);
 	if (r)
 		return r;
 	/* the reserves must cover one I/O over every leg */
 	r = quorum_io_resize(qc, leg + 1) ?: quorum_sync_resize(qc, leg + 1) ?:
 	    quorum_state_add_leg_prepare(&qc->state);
 	if (r) {
-		dm_put_device(qc->ti, dev);
+		put_new_leg(qc, &nl);
 		quorum_refuse(qc, "add_leg: cannot allocate for one more leg");
 		return r;
 	}
 	r = quorum_quiesce(qc, &q);
-	md = r ? 0 : new_leg_metadata(qc, leg, dev, &q);
-	if (r || md < 0) {
-		dm_put_device(qc->ti, dev);
-		return r ?: md;
+	if (r) {
+		put_new_leg(qc, &nl);
+		return r;
 	}
 	/* a running resync's pages are for the old count: start it again */
 	resync = qc->sync.action == QUORUM_SYNC_RESYNC ? qc->sync.targets : 0;
 	quorum_sync_stop(qc);
+	md_ok = new_leg_metadata(qc, leg, &nl);
 	quorum_legs_lock();
-	qc->legs[leg].dev = dev;
+	qc->legs[leg].dev = nl.dev;
 	reset_counters(&qc->legs[leg]);
 	qc->nr_legs++;
 	quorum_state_add_leg(&qc->state);
 	quorum_legs_unlock();
+	quorum_sync_legs_changed(qc);
 	quorum_unquiesce(qc, &q);
-	DMINFO("%s: leg %u (%s) added%s", quorum_dev_name(qc), leg, dev->name,
-	       md ? ", out of service" : ", resyncing");
-	if (md)
-		resync &= ~BIT(leg);
-	else
+	DMINFO("%s: leg %u (%s) added, %s", quorum_dev_name(qc), leg,
+	       nl.dev->name, md_ok ? "resyncing" : "out of service");
+	if (md_ok)
 		resync |= BIT(leg);
 	r = resync ? quorum_resync_legs(qc, resync) : 0;
-	return md ? -EIO : r;
+	return md_ok ? r : -EIO;
 }
 
 static void remove_leg_state(struct quorum_c *qc, unsigned int leg)
@@ -328,6 +362,7 @@ static void remove_leg_state(struct quorum_c *qc, unsigned int leg)
 	quorum_legs_unlock();
 	if (qc->md)
 		quorum_md_remove_leg(qc, leg);
+	quorum_sync_legs_changed(qc);
 }
 
 /* Would the readable legs still reach the threshold without @leg? */
@@ -362,6 +397,13 @@ int quorum_remove_leg(struct quorum_c *qc, unsigned int leg)
 		return r;
 	/* a leg may have died while the I/O drained */
 	r = voters_left_without(qc, leg);
+	if (!r && qc->md) {
+		r = quorum_md_remove_leg_prepare(qc, leg);
+		if (r)
+			quorum_refuse(qc, "cannot remove leg %u: the missed maps cannot be written",
+				      leg);
+		q.maps_written = true;
+	}
 	if (r) {
 		quorum_unquiesce(qc, &q);
 		return r;

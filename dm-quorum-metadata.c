@@ -17,10 +17,11 @@
  * writes it covers are sent.
  *
  * The leg set may change while the device runs (replace, add_leg,
- * remove_leg): a new device gets a uuid of its own and, at the next
- * commit, both superblock copies, so nothing it held before can pass for
- * its state; a removed leg is left as it was, behind the array, and a
- * later load refuses it as no longer a member.
+ * remove_leg): a new device has both its superblock copies zeroed before
+ * it joins, so nothing it held before can pass for its state (until its
+ * first commit a load takes it for blank), and gets a uuid of its own; a
+ * removed leg is left as it was, behind the array, and a later load
+ * refuses it as no longer a member.
  */
 #include <linux/device-mapper.h>
 #include <linux/dm-bufio.h>
@@ -42,12 +43,11 @@ struct quorum_md {
 	struct mutex lock;		/* commits, and the fields below */
 	bool committed;			/* by this table, of the leg set now */
 	unsigned long written;		/* the legs the last commit reached */
-	unsigned long blank;		/* new devices: both copies to write */
 	struct quorum_sb sb;		/* the last one, as committed or read */
 };
 
-int quorum_md_check_leg(struct quorum_md *md, struct block_device *bdev,
-			char **error)
+static int check_leg(struct quorum_md *md, struct block_device *bdev,
+		     char **error)
 {
 	u64 start;
 
@@ -67,7 +67,7 @@ static struct dm_bufio_client *open_leg(struct quorum_md *md,
 	u64 start, size = bdev_nr_sectors(bdev);
 	struct dm_bufio_client *c;
 
-	if (quorum_md_check_leg(md, bdev, error)) {
+	if (check_leg(md, bdev, error)) {
 		DMERR("%s: leg %u has %llu sectors: too small for %llu + %llu of metadata",
 		      md->name, leg, size,
 		      (unsigned long long)md->sb.dev_sectors,
@@ -155,8 +155,9 @@ static void adopt(struct quorum_md *md, const struct quorum_assembly_in *in,
 
 struct quorum_md *quorum_md_open(const char *name,
 				 struct block_device *const *bdevs,
-				 unsigned int nr_legs, sector_t len,
-				 unsigned int region_sectors, bool degraded,
+				 unsigned int nr_legs, unsigned int threshold,
+				 sector_t len, unsigned int region_sectors,
+				 bool degraded,
 				 struct quorum_assembly *as, char **error)
 {
 	struct quorum_assembly_in *in;
@@ -184,6 +185,7 @@ struct quorum_md *quorum_md_open(const char *name,
 	}
 
 	in->nr_legs = nr_legs;
+	in->threshold = threshold;
 	in->region_sectors = region_sectors;
 	in->dev_sectors = len;
 	in->degraded = degraded;
@@ -224,19 +226,14 @@ void quorum_md_close(struct quorum_md *md)
 	kfree(md);
 }
 
-/*
- * Nothing to write: the same leg set, states, threshold and clean flag,
- * and no new device that could be given its superblock.
- */
+/* Nothing to write: the same leg set, states, threshold and clean flag. */
 static bool unchanged(struct quorum_md *md,
 		      const enum quorum_sb_leg_state *states,
-		      unsigned int threshold, unsigned long writable,
-		      bool clean)
+		      unsigned int threshold, bool clean)
 {
 	unsigned int i;
 
-	if (!md->committed || (md->blank & writable) ||
-	    md->sb.threshold != threshold ||
+	if (!md->committed || md->sb.threshold != threshold ||
 	    !(md->sb.compat & QUORUM_SB_CLEAN) != !clean)
 		return false;
 	for (i = 0; i < md->sb.nr_legs; i++)
@@ -245,30 +242,22 @@ static bool unchanged(struct quorum_md *md,
 	return true;
 }
 
-/*
- * Into @leg's bufio cache, in the copy its events select (both on a new
- * device); written by the caller.
- */
+/* Into @leg's bufio cache; written by the caller. */
 static int put_sb(struct quorum_md *md, unsigned int leg)
 {
-	unsigned int copy = quorum_sb_copy(md->sb.events), n = 1;
 	struct dm_buffer *b;
 	void *p;
 
 	md->sb.slot = leg;
 	memcpy(md->sb.leg_uuid, md->sb.legs[leg].uuid, QUORUM_UUID_SIZE);
-	if (md->blank & BIT(leg))
-		n = QUORUM_SB_COPIES;
-	while (n--) {
-		p = dm_bufio_new(md->bufio[leg], quorum_sb_block(&md->geom, copy),
-				 &b);
-		if (IS_ERR(p))
-			return PTR_ERR(p);
-		quorum_sb_pack(&md->sb, p);
-		dm_bufio_mark_buffer_dirty(b);
-		dm_bufio_release(b);
-		copy = !copy;
-	}
+	p = dm_bufio_new(md->bufio[leg],
+			 quorum_sb_block(&md->geom, quorum_sb_copy(md->sb.events)),
+			 &b);
+	if (IS_ERR(p))
+		return PTR_ERR(p);
+	quorum_sb_pack(&md->sb, p);
+	dm_bufio_mark_buffer_dirty(b);
+	dm_bufio_release(b);
 	dm_bufio_write_dirty_buffers_async(md->bufio[leg]);
 	return 0;
 }
@@ -283,7 +272,7 @@ unsigned long quorum_md_commit(struct quorum_md *md,
 	unsigned int i;
 
 	mutex_lock(&md->lock);
-	if (unchanged(md, states, threshold, writable, clean)) {
+	if (unchanged(md, states, threshold, clean)) {
 		*written = md->written;
 		goto out;
 	}
@@ -309,12 +298,8 @@ unsigned long quorum_md_commit(struct quorum_md *md,
 	for (i = 0; i < md->sb.nr_legs; i++)
 		if ((sent & BIT(i)) && dm_bufio_write_dirty_buffers(md->bufio[i]))
 			failed |= BIT(i);
-	for (i = 0; i < md->sb.nr_legs; i++)
-		if (sent & BIT(i))
-			atomic64_add(md->blank & BIT(i) ? QUORUM_SB_COPIES : 1,
-				     &md->writes);
+	atomic64_add(hweight_long(sent), &md->writes);
 	md->written = sent & ~failed;
-	md->blank &= ~md->written;
 	/* one that fewer legs than the threshold hold is written again */
 	md->committed = hweight_long(md->written) >= threshold;
 	*written = md->written;
@@ -338,13 +323,46 @@ void quorum_md_take_over(struct quorum_md *md, struct quorum_md *old)
 
 /* ---- the leg set ------------------------------------------------------- */
 
-int quorum_md_set_slot(struct quorum_md *md, unsigned int slot,
-		       struct block_device *bdev, char **error)
+struct dm_bufio_client *quorum_md_prepare_leg(struct quorum_md *md,
+					      struct block_device *bdev,
+					      char **error)
 {
-	struct dm_bufio_client *c = open_leg(md, slot, bdev, error);
+	struct dm_bufio_client *c = open_leg(md, md->sb.nr_legs, bdev, error);
+	struct dm_buffer *b;
+	unsigned int copy;
+	int r = 0;
+	void *p;
 
 	if (IS_ERR(c))
-		return PTR_ERR(c);
+		return c;
+	for (copy = 0; copy < QUORUM_SB_COPIES; copy++) {
+		p = dm_bufio_new(c, quorum_sb_block(&md->geom, copy), &b);
+		if (IS_ERR(p)) {
+			r = PTR_ERR(p);
+			break;
+		}
+		memset(p, 0, QUORUM_META_BLOCK_SIZE);
+		dm_bufio_mark_buffer_dirty(b);
+		dm_bufio_release(b);
+	}
+	atomic64_add(copy, &md->writes);
+	r = r ?: dm_bufio_write_dirty_buffers(c);
+	if (r) {
+		*error = "Cannot write its metadata area";
+		dm_bufio_client_destroy(c);
+		return ERR_PTR(r);
+	}
+	return c;
+}
+
+void quorum_md_unprepare_leg(struct dm_bufio_client *c)
+{
+	dm_bufio_client_destroy(c);
+}
+
+void quorum_md_set_slot(struct quorum_md *md, unsigned int slot,
+			struct dm_bufio_client *c)
+{
 	mutex_lock(&md->lock);
 	if (slot == md->sb.nr_legs)
 		md->sb.nr_legs++;
@@ -354,10 +372,8 @@ int quorum_md_set_slot(struct quorum_md *md, unsigned int slot,
 	generate_random_uuid(md->sb.legs[slot].uuid);
 	md->sb.legs[slot].state = QUORUM_SB_EMPTY;
 	md->sb.legs[slot].changed = md->sb.events;
-	md->blank |= BIT(slot);
 	md->committed = false;
 	mutex_unlock(&md->lock);
-	return 0;
 }
 
 void quorum_md_remove_slot(struct quorum_md *md, unsigned int slot)
@@ -373,8 +389,6 @@ void quorum_md_remove_slot(struct quorum_md *md, unsigned int slot)
 	memmove(&md->sb.legs[slot], &md->sb.legs[slot + 1],
 		(n - slot) * sizeof(md->sb.legs[0]));
 	memset(&md->sb.legs[n], 0, sizeof(md->sb.legs[0]));
-	md->blank = (md->blank & (BIT(slot) - 1)) |
-		    ((md->blank >> 1) & ~(BIT(slot) - 1));
 	md->committed = false;
 	mutex_unlock(&md->lock);
 }

@@ -15,6 +15,7 @@
 
 #include "dm-quorum-sb.h"
 
+struct dm_bufio_client;
 struct quorum_md;
 
 /*
@@ -24,8 +25,9 @@ struct quorum_md;
  */
 struct quorum_md *quorum_md_open(const char *name,
 				 struct block_device *const *bdevs,
-				 unsigned int nr_legs, sector_t len,
-				 unsigned int region_sectors, bool degraded,
+				 unsigned int nr_legs, unsigned int threshold,
+				 sector_t len, unsigned int region_sectors,
+				 bool degraded,
 				 struct quorum_assembly *as, char **error);
 void quorum_md_close(struct quorum_md *md);
 
@@ -41,16 +43,21 @@ unsigned long quorum_md_commit(struct quorum_md *md,
 			       bool clean, unsigned long *written);
 
 /*
- * The leg set changes, nothing else using the metadata meanwhile (the
- * device quiesced, the intent log paused).  Can @bdev hold a leg with
- * its metadata?  Put it in @slot (the number of legs: one more leg),
- * with a uuid of its own, and remove @slot, the legs after it moving
- * down.  The next commit records the new set, whatever the states.
+ * The leg set changes.  A device that is to be a leg is prepared first,
+ * before the device is quiesced (it allocates, and writes): room checked
+ * and its superblock copies zeroed, so a load takes it for blank until
+ * its first commit.  Then, nothing else using the metadata (the device
+ * quiesced, the intent log paused), it goes into @slot (the number of
+ * legs: one more leg) with a uuid of its own, or a slot is removed, the
+ * slots after it moving down.  The next commit records the new set,
+ * whatever the states.
  */
-int quorum_md_check_leg(struct quorum_md *md, struct block_device *bdev,
-			char **error);
-int quorum_md_set_slot(struct quorum_md *md, unsigned int slot,
-		       struct block_device *bdev, char **error);
+struct dm_bufio_client *quorum_md_prepare_leg(struct quorum_md *md,
+					      struct block_device *bdev,
+					      char **error);
+void quorum_md_unprepare_leg(struct dm_bufio_client *c);
+void quorum_md_set_slot(struct quorum_md *md, unsigned int slot,
+			struct dm_bufio_client *c);
 void quorum_md_remove_slot(struct quorum_md *md, unsigned int slot);
 
 /* A reloaded table goes on from the events of the one it replaces. */

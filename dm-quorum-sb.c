@@ -510,6 +510,13 @@ int quorum_sb_assemble(const struct quorum_assembly_in *in,
 	}
 	if (!in_sync)
 		return refuse(why, why_len, "no leg is in sync");
+	/* not a read could reach its quorum, nor a resync start */
+	if (in_sync < in->threshold) {
+		snprintf(why, why_len,
+			 "only %u of %u legs are in sync, fewer than the threshold %u: load with a lower threshold to start",
+			 in_sync, in->nr_legs, in->threshold);
+		return -EINVAL;
+	}
 	if (in_sync * 2 <= in->nr_legs && !in->degraded) {
 		snprintf(why, why_len,
 			 "only %u of %u legs are known to be current, not a majority: load with the degraded option to start anyway",

@@ -402,7 +402,7 @@ static void free_pages_of(struct quorum_c *qc)
 
 	if (!qs->pages)
 		return;
-	for (i = 0; i < qc->nr_legs * QUORUM_READ_MAX_PAGES; i++)
+	for (i = 0; i < qs->pages_legs * QUORUM_READ_MAX_PAGES; i++)
 		if (qs->pages[i])
 			__free_page(qs->pages[i]);
 	kvfree(qs->pages);
@@ -418,6 +418,7 @@ static int alloc_pages_of(struct quorum_c *qc)
 	qs->pages = kvcalloc(n, sizeof(*qs->pages), GFP_NOIO);
 	if (!qs->pages)
 		return -ENOMEM;
+	qs->pages_legs = qc->nr_legs;
 	for (i = 0; i < n; i++) {
 		qs->pages[i] = alloc_page(GFP_NOIO);
 		if (!qs->pages[i]) {
@@ -615,6 +616,29 @@ int quorum_sync_resize(struct quorum_c *qc, unsigned int nr_legs)
 	int r = mempool_resize(&qc->sync.bs.bio_pool, nr_legs);
 
 	return r ?: mempool_resize(&qc->sync.bs.bvec_pool, nr_legs);
+}
+
+/*
+ * The number of legs changed, the engine stopped and no read in flight:
+ * pages kept for the recovery are for the old count, and are allocated
+ * again (if that fails, the next action allocates them).
+ */
+void quorum_sync_legs_changed(struct quorum_c *qc)
+{
+	struct quorum_sync *qs = &qc->sync;
+	int r = 0;
+
+	mutex_lock(&qs->recover_lock);
+	mutex_lock(&qs->piece_lock);
+	if (qs->pages && qs->pages_legs != qc->nr_legs) {
+		free_pages_of(qc);
+		r = alloc_pages_of(qc);
+	}
+	mutex_unlock(&qs->piece_lock);
+	mutex_unlock(&qs->recover_lock);
+	if (r)
+		DMERR("%s: no memory for the recovery: reads of regions to recover may fail",
+		      quorum_dev_name(qc));
 }
 
 /* Stop the engine between two pieces, without touching its action. */

@@ -19,6 +19,7 @@ void quorum_sync_stop(struct quorum_c *qc);
 bool quorum_sync_pause(struct quorum_c *qc);
 void quorum_sync_unpause(struct quorum_c *qc, bool was_paused);
 int quorum_sync_resize(struct quorum_c *qc, unsigned int nr_legs);
+void quorum_sync_legs_changed(struct quorum_c *qc);
 const char *quorum_sync_action_name(enum quorum_sync_action action);
 const char *quorum_sync_status_name(struct quorum_c *qc);
 void quorum_sync_recover(struct quorum_c *qc, u64 region);

@@ -82,22 +82,20 @@ bool quorum_md_write_errors(struct quorum_c *qc, unsigned long failed,
 }
 
 /*
- * Commit the legs' states as they are now.  A leg whose superblock
- * cannot be written goes out of service (and that change is committed
- * in turn, without it).  Process context.
+ * Commit the legs' states as they are now, under md_sync_lock; first, if
+ * @write_maps, the missed maps of the legs it records out.  A leg whose
+ * superblock cannot be written goes out of service (and that change is
+ * committed in turn, without it).  Process context.
  */
-static unsigned long quorum_md_sync(struct quorum_c *qc)
+static unsigned long md_sync_locked(struct quorum_c *qc, bool write_maps)
 {
 	enum quorum_sb_leg_state states[QUORUM_MAX_LEGS];
 	enum quorum_leg_state now[QUORUM_MAX_LEGS];
-	unsigned long failed, written, out = 0, flags;
+	unsigned long failed = 0, written, out = 0, flags;
 	unsigned int leg;
 	u32 gen;
 
-	if (qc->md_ro)
-		return 0;
-	/* commits in the order of their snapshots */
-	mutex_lock(&qc->md_sync_lock);
+	lockdep_assert_held(&qc->md_sync_lock);
 	/*
 	 * A leg this commit records in sync is no longer vouched for as out
 	 * by the last one: from the snapshot on, in one step with it, a
@@ -113,7 +111,8 @@ static unsigned long quorum_md_sync(struct quorum_c *qc)
 	qc->md_out &= out;
 	spin_unlock_irqrestore(&qc->ack_lock, flags);
 	/* what the legs it records out missed is on disk before it */
-	failed = out && qc->intent ? quorum_intent_write_missed(qc->intent) : 0;
+	if (write_maps && out && qc->intent)
+		failed = quorum_intent_write_missed(qc->intent);
 	failed |= quorum_md_commit(qc->md, states, qc->threshold,
 				   quorum_writable_legs(qc) & ~failed,
 				   READ_ONCE(qc->md_clean), &written);
@@ -121,10 +120,21 @@ static unsigned long quorum_md_sync(struct quorum_c *qc)
 	if (!quorum_md_write_errors(qc, failed, written, "metadata") ||
 	    hweight_long(written) < qc->threshold) {
 		quorum_acks_committed(qc, out, false, gen);
-		mutex_unlock(&qc->md_sync_lock);
 		return 0;
 	}
 	quorum_acks_committed(qc, out, true, gen);
+	return failed;
+}
+
+/* Commits in the order of their snapshots. */
+static unsigned long quorum_md_sync(struct quorum_c *qc)
+{
+	unsigned long failed;
+
+	if (qc->md_ro)
+		return 0;
+	mutex_lock(&qc->md_sync_lock);
+	failed = md_sync_locked(qc, true);
 	mutex_unlock(&qc->md_sync_lock);
 	return failed;
 }
@@ -140,8 +150,7 @@ static void quorum_md_work(struct work_struct *work)
 /*
  * A change of the leg set (dm-quorum-legs.c), the device quiesced: the
  * intent log stops as at suspend, and commits wait until the change is
- * made (quorum_md_leg_set_done()), so no metadata I/O runs beside it.
- * Returns whether the log ran.
+ * made, so no metadata I/O runs beside it.  Returns whether the log ran.
  */
 bool quorum_md_leg_set_begin(struct quorum_c *qc)
 {
@@ -154,38 +163,41 @@ bool quorum_md_leg_set_begin(struct quorum_c *qc)
 	return was_live;
 }
 
-/* The new leg set is committed before any I/O reaches it. */
-void quorum_md_leg_set_done(struct quorum_c *qc, bool was_live)
+/*
+ * The new leg set is committed before any I/O reaches it; with the
+ * missed maps of the legs out first unless @maps_written (a removal
+ * wrote maps that hold under both numberings: exact ones for the new
+ * numbering must wait for the commit).
+ */
+void quorum_md_leg_set_done(struct quorum_c *qc, bool was_live,
+			    bool maps_written)
 {
+	unsigned long failed = md_sync_locked(qc, !maps_written);
+
 	mutex_unlock(&qc->md_sync_lock);
-	quorum_md_sync(qc);
+	/* legs that failed the commit: recorded by the next one */
+	if (failed)
+		quorum_md_sync(qc);
 	if (qc->intent)
 		quorum_intent_unpause(qc->intent, was_live);
 }
 
 /*
- * @dev goes into slot @leg (one past the last: a new leg) of the
- * metadata, between quorum_md_leg_set_begin() and _done(): a uuid of its
- * own, the log's bitmaps, and at the commit its superblock.  Fails
- * (refused, nothing changed) if the metadata cannot take it; returns 1
- * if it is in, but its metadata could not be written: it stays out.
+ * Slot @leg is to leave the metadata (between _begin and _done): the
+ * maps are written for both numberings first.  -EIO if fewer legs than
+ * the threshold hold them: nothing changes.
  */
-int quorum_md_set_leg(struct quorum_c *qc, unsigned int leg,
-		      struct dm_dev *dev)
+int quorum_md_remove_leg_prepare(struct quorum_c *qc, unsigned int leg)
 {
-	char *why;
-	int r;
+	unsigned long failed;
 
-	r = quorum_md_set_slot(qc->md, leg, dev->bdev, &why);
-	if (r) {
-		quorum_refuse(qc, "%s: %s", dev->name, why);
-		return r;
-	}
-	if (qc->intent && quorum_intent_init_leg(qc->intent, leg)) {
-		DMERR("%s: leg %u (%s): cannot write its metadata: left out of service",
-		      quorum_dev_name(qc), leg, dev->name);
-		return 1;
-	}
+	if (!qc->intent)
+		return 0;
+	failed = quorum_intent_remove_leg(qc->intent, leg);
+	if (!quorum_md_write_errors(qc, failed,
+				    quorum_writable_legs(qc) & ~failed,
+				    "missed maps"))
+		return -EIO;
 	return 0;
 }
 
@@ -213,7 +225,7 @@ static int quorum_md_load(struct quorum_c *qc, bool degraded)
 	for (i = 0; i < qc->nr_legs; i++)
 		bdevs[i] = qc->legs[i].dev->bdev;
 	qc->md = quorum_md_open(quorum_dev_name(qc), bdevs, qc->nr_legs,
-				qc->ti->len,
+				qc->threshold, qc->ti->len,
 				1U << quorum_state_region_shift(&qc->state),
 				degraded, &as, &qc->ti->error);
 	if (IS_ERR(qc->md)) {
@@ -874,16 +886,12 @@ static int msg_scrub(struct quorum_c *qc, enum quorum_sync_action action)
 
 /*
  * Messages that change the leg set.  With metadata the new set is
- * committed, so the table must be live and may write: before the first
- * resume the legs have not started as the metadata says yet.
+ * committed: a read-only table cannot.
  */
 static int msg_leg_set(struct quorum_c *qc, const struct quorum_msg *m)
 {
 	if (qc->md && qc->md_ro)
 		return quorum_refuse(qc, "%s: the table is read-only",
-				     quorum_msg_name(m->op));
-	if (qc->md && !qc->resumed)
-		return quorum_refuse(qc, "%s: resume the device first",
 				     quorum_msg_name(m->op));
 	if (m->op == QUORUM_MSG_REPLACE)
 		return quorum_replace_leg(qc, m->leg, m->dev);

@@ -116,6 +116,7 @@ struct quorum_sync {
 	unsigned int rate;		/* the max_sync_rate it is for */
 	bool recovering;		/* in the recovery phase */
 	struct page **pages;		/* QUORUM_READ_MAX_PAGES per leg */
+	unsigned int pages_legs;	/* ... of that many legs */
 	struct bio_set bs;
 	struct mutex piece_lock;	/* pages, bs, io: one piece at a time */
 	struct mutex recover_lock;	/* one region recovered at a time */
@@ -289,9 +290,9 @@ int quorum_no_scrub(struct quorum_c *qc);
 int quorum_voters_left(struct quorum_c *qc, unsigned int leg,
 		       const char *what);
 bool quorum_md_leg_set_begin(struct quorum_c *qc);
-void quorum_md_leg_set_done(struct quorum_c *qc, bool was_live);
-int quorum_md_set_leg(struct quorum_c *qc, unsigned int leg,
-		      struct dm_dev *dev);
+void quorum_md_leg_set_done(struct quorum_c *qc, bool was_live,
+			    bool maps_written);
+int quorum_md_remove_leg_prepare(struct quorum_c *qc, unsigned int leg);
 void quorum_md_remove_leg(struct quorum_c *qc, unsigned int leg);
 
 #endif /* DM_QUORUM_H */

@@ -431,6 +431,7 @@ static void test_assemble_states(void **state)
 	in.found[0] = QUORUM_SB_BLANK;
 	in.found[2] = QUORUM_SB_CORRUPT;
 	in.degraded = true;
+	in.threshold = 1;
 	assert_int_equal(assemble(), 0);
 	assert_starts("NAN");
 	assert_int_equal(out.freshest, 1);
@@ -497,6 +498,7 @@ static void test_assemble_degraded(void **state)
 	(void)state;
 	/* two legs, one failed before the crash */
 	in_init(2, 10);
+	in.threshold = 1;
 	in.sb[0].events = 11;
 	set_state(1, QUORUM_SB_FAILED, 11);
 	assert_int_equal(assemble(), -EINVAL);
@@ -504,12 +506,17 @@ static void test_assemble_degraded(void **state)
 	in.degraded = true;
 	assert_int_equal(assemble(), 0);
 	assert_starts("AF");
+	/* at threshold 2 no read could reach its quorum: not even degraded */
+	in.threshold = 2;
+	assert_int_equal(assemble(), -EINVAL);
+	assert_non_null(strstr(why, "fewer than the threshold 2"));
 
 	/*
 	 * The stale leg alone with a blank partner believes itself
 	 * current: only degraded lets it start.
 	 */
 	in_init(2, 10);
+	in.threshold = 1;
 	in.found[1] = QUORUM_SB_BLANK;
 	assert_int_equal(assemble(), -EINVAL);
 	in.degraded = true;
